@@ -1,0 +1,45 @@
+# Pingyi: `make run` to try it, `make test` to check it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_CODES := var/demo-codes.csv
+
+.PHONY: install run test lint format i18n clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/pingyi db upgrade
+	PINGYI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/pingyi demo --codes-out $(DEMO_CODES)
+	$(BIN)/pingyi serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-extract messages and merge them into the catalogs; translate the new entries in the .po.
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 --no-location \
+		--sort-output -o app/locales/messages.pot .
+	$(BIN)/pybabel update -i app/locales/messages.pot -d app/locales -D messages \
+		--no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+import datetime as dt
+import enum
+
+from sqlalchemy import DateTime, Enum, ForeignKey, LargeBinary, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+CODE_HASH_BYTES = 32  # HMAC-SHA256
+
+
+class CodeStatus(enum.StrEnum):
+    UNUSED = "unused"
+    USED = "used"
+    REVOKED = "revoked"
+
+
+class CodeBatch(Base):
+    """Codes issued together for one rater group, optionally scoped to one target."""
+
+    __tablename__ = "code_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    rater_group_id: Mapped[int] = mapped_column(ForeignKey("campaign_rater_groups.id"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_targets.id"))
+    size: Mapped[int]
+    revoked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class AdmissionCode(Base):
+    """One admission code (评议码), stored only as its keyed hash.
+
+    Deliberately no timestamps and no sequence: see DESIGN.md, rule 3. Without a rowid
+    (SQLite) the table is kept in hash order, which says nothing about issue or use order.
+    """
+
+    __tablename__ = "admission_codes"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy reads it
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(CODE_HASH_BYTES), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("code_batches.id"), index=True)
+    status: Mapped[CodeStatus] = mapped_column(
+        Enum(
+            CodeStatus,
+            native_enum=False,
+            create_constraint=True,
+            length=8,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            name="code_status",
+        ),
+        default=CodeStatus.UNUSED,
+    )

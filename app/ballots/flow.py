@@ -1,0 +1,167 @@
+"""The rating page's steps, without JavaScript and without server-side state.
+
+Every step is a form post carrying the code and the rater's draft (what they chose and
+answered so far) in hidden fields; the server keeps nothing between steps, so an abandoned
+draft leaves no trace. Steps: choose the targets one knows (skipped when the code is scoped
+to one target), one page per chosen target, a review page, then submission.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from app.admission.service import Admission
+from app.ballots.schemas import BallotIn, EvaluationIn
+from app.i18n import N_
+
+NOT_APPLICABLE_VALUE = "na"
+ANSWER_FIELD_PREFIX = "a."
+CHOOSE = "choose"
+REVIEW = "review"
+TARGET_PREFIX = "target:"
+EDIT_PREFIX = "edit:"
+
+
+class RatingDraft(BaseModel):
+    chosen: list[str] = []
+    answers: dict[str, dict[str, int | None]] = {}
+    comments: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, serialized: str | None) -> "RatingDraft":
+        if not serialized:
+            return cls()
+        try:
+            return cls.model_validate(json.loads(serialized))
+        except (ValueError, ValidationError):
+            return cls()
+
+    def dump(self) -> str:
+        return self.model_dump_json()
+
+
+@dataclass
+class Step:
+    """Where the rater is, and what to tell them there."""
+
+    name: str  # CHOOSE, REVIEW or TARGET_PREFIX + index
+    missing: list[str] = field(default_factory=list)  # unanswered item ids on a target step
+    error: str | None = None  # a message id to show at the top
+
+    @property
+    def target_index(self) -> int | None:
+        if self.name.startswith(TARGET_PREFIX):
+            return int(self.name.removeprefix(TARGET_PREFIX))
+        return None
+
+
+class RatingFlow:
+    def __init__(self, admission: Admission, draft: RatingDraft) -> None:
+        self.admission = admission
+        self.draft = draft
+        self.scope = [target.department.code for target in admission.targets]
+        self.item_ids = [item.id for item in admission.items]
+        draft.chosen = [code for code in draft.chosen if code in self.scope]
+
+    @property
+    def single_target(self) -> bool:
+        return len(self.scope) == 1
+
+    def first_step(self) -> Step:
+        if self.single_target:
+            self.draft.chosen = list(self.scope)
+            return Step(TARGET_PREFIX + "0")
+        return Step(CHOOSE)
+
+    def parse_step(self, name: str | None) -> Step:
+        """The posted step, or the first step when it is missing or out of range."""
+        if name in (CHOOSE, REVIEW) and (name == CHOOSE or self.draft.chosen):
+            return Step(name)
+        if name and name.startswith(TARGET_PREFIX):
+            index = name.removeprefix(TARGET_PREFIX)
+            if index.isdigit() and int(index) < len(self.draft.chosen):
+                return Step(name)
+        return self.first_step()
+
+    def choose(self, codes: list[str]) -> None:
+        picked = set(codes)
+        self.draft.chosen = [code for code in self.scope if code in picked]
+
+    def record(self, index: int, form: Mapping[str, str], comment: str | None) -> None:
+        """Keep what was answered on a target page; unanswered items stay unanswered."""
+        target = self.draft.chosen[index]
+        answers: dict[str, int | None] = {}
+        for item_id in self.item_ids:
+            value = form.get(ANSWER_FIELD_PREFIX + item_id)
+            if value == NOT_APPLICABLE_VALUE:
+                answers[item_id] = None
+            elif value is not None and value.isdigit():
+                answers[item_id] = int(value)
+        self.draft.answers[target] = answers
+        if comment is not None and comment.strip():
+            self.draft.comments[target] = comment
+        else:
+            self.draft.comments.pop(target, None)
+
+    def missing(self, target: str) -> list[str]:
+        answered = self.draft.answers.get(target, {})
+        return [item_id for item_id in self.item_ids if item_id not in answered]
+
+    def skip(self, index: int) -> Step:
+        target = self.draft.chosen.pop(index)
+        self.draft.answers.pop(target, None)
+        self.draft.comments.pop(target, None)
+        if not self.draft.chosen:
+            return Step(CHOOSE)
+        if index < len(self.draft.chosen):
+            return Step(TARGET_PREFIX + str(index))
+        return Step(REVIEW)
+
+    def advance(self, step: Step) -> Step:
+        if step.name == CHOOSE:
+            if not self.draft.chosen:
+                return Step(CHOOSE, error=N_("Please choose at least one department you know."))
+            return Step(TARGET_PREFIX + "0")
+        index = step.target_index
+        if index is None:
+            return step
+        missing = self.missing(self.draft.chosen[index])
+        if missing:
+            return Step(step.name, missing=missing, error=N_("Please answer every question."))
+        if index + 1 < len(self.draft.chosen):
+            return Step(TARGET_PREFIX + str(index + 1))
+        return Step(REVIEW)
+
+    def back(self, step: Step) -> Step:
+        index = step.target_index
+        if step.name == REVIEW:
+            return Step(TARGET_PREFIX + str(len(self.draft.chosen) - 1))
+        if index:
+            return Step(TARGET_PREFIX + str(index - 1))
+        return Step(TARGET_PREFIX + "0") if self.single_target else Step(CHOOSE)
+
+    def first_incomplete(self) -> Step | None:
+        for index, target in enumerate(self.draft.chosen):
+            missing = self.missing(target)
+            if missing:
+                return Step(
+                    TARGET_PREFIX + str(index),
+                    missing=missing,
+                    error=N_("Please answer every question."),
+                )
+        return None
+
+    def ballot(self, code: str) -> BallotIn:
+        return BallotIn(
+            code=code,
+            evaluations=[
+                EvaluationIn(
+                    target=target,
+                    answers=self.draft.answers.get(target, {}),
+                    comment=self.draft.comments.get(target),
+                )
+                for target in self.draft.chosen
+            ],
+        )

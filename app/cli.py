@@ -1,0 +1,298 @@
+"""The ``pingyi`` command. Each command is one unit of work inside ``session_scope()``."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from app import i18n
+from app.admission import codes
+from app.admission import service as admission_service
+from app.campaigns import service as campaign_service
+from app.campaigns.schemas import CampaignSpec
+from app.config import PROJECT_ROOT, get_settings
+from app.db import session_scope
+from app.departments import service as department_service
+from app.departments.service import DepartmentImportInvalid
+from app.errors import PingyiError
+from app.results import export as results_export
+from app.results import service as results_service
+from app.surveys import service as survey_service
+from app.surveys.service import QuestionnaireInvalid
+
+cli = typer.Typer(
+    no_args_is_help=True, help="Pingyi 评议: anonymous evaluation of government offices."
+)
+survey_cli = typer.Typer(no_args_is_help=True, help="Questionnaire templates.")
+departments_cli = typer.Typer(no_args_is_help=True, help="Departments that campaigns rate.")
+campaign_cli = typer.Typer(no_args_is_help=True, help="Evaluation campaigns.")
+codes_cli = typer.Typer(no_args_is_help=True, help="One-time admission codes.")
+db_cli = typer.Typer(no_args_is_help=True, help="The database schema.")
+cli.add_typer(survey_cli, name="survey")
+cli.add_typer(departments_cli, name="departments")
+cli.add_typer(campaign_cli, name="campaign")
+cli.add_typer(codes_cli, name="codes")
+cli.add_typer(db_cli, name="db")
+
+
+class ResultsFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+def main() -> None:
+    i18n.set_locale(i18n.negotiate_locale(os.environ.get("PINGYI_LANG"), os.environ.get("LANG")))
+    cli()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Print domain errors as plain messages (with every problem listed) and exit with 1."""
+    try:
+        yield
+    except DepartmentImportInvalid as error:
+        _fail("\n".join([error.translated(), *(str(problem) for problem in error.problems)]))
+    except QuestionnaireInvalid as error:
+        _fail("\n".join([f"{error.source}:", *(f"  - {problem}" for problem in error.problems)]))
+    except PingyiError as error:
+        field = f" ({error.field})" if error.field else ""
+        _fail(error.translated() + field)
+
+
+def _hashing_key() -> bytes:
+    return codes.hashing_key(get_settings().secret_bytes())
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    command.upgrade(config, "head")
+
+
+@survey_cli.command("check")
+def survey_check(files: Annotated[list[Path], typer.Argument(help="YAML templates")]) -> None:
+    """Validate questionnaire templates; every problem names the file and the item."""
+    failed = False
+    for path in files:
+        try:
+            questionnaire = survey_service.load_questionnaire(path)
+        except QuestionnaireInvalid as error:
+            failed = True
+            typer.secho(f"{error.source}:", fg=typer.colors.RED, err=True)
+            for problem in error.problems:
+                typer.secho(f"  - {problem}", fg=typer.colors.RED, err=True)
+            continue
+        groups = ", ".join(
+            f"{group.key} ({len(questionnaire.items_for(group.key))})"
+            for group in questionnaire.rater_groups
+        )
+        typer.echo(f"{path}: OK, {len(questionnaire.items)} items; items per group: {groups}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@departments_cli.command("import")
+def departments_import(file: Path) -> None:
+    """Create or update departments from a CSV file (code,name,category[,name_en])."""
+    with _reported_errors(), session_scope() as session:
+        report = department_service.import_csv(session, file.read_bytes())
+    typer.echo(f"{report.created} created, {report.updated} updated")
+
+
+@departments_cli.command("list")
+def departments_list() -> None:
+    with session_scope() as session:
+        for department in department_service.list_departments(session):
+            typer.echo(f"{department.code}\t{department.category}\t{department.name}")
+
+
+@campaign_cli.command("create")
+def campaign_create(spec_file: Path) -> None:
+    """Create a draft campaign from a YAML spec."""
+    settings = get_settings()
+    with _reported_errors():
+        try:
+            raw = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+            spec = CampaignSpec.model_validate(raw)
+        except yaml.YAMLError as error:
+            _fail(f"{spec_file}: {error}")
+        except ValidationError as error:
+            problems = [
+                f"  - {'.'.join(str(part) for part in detail['loc']) or 'spec'}: {detail['msg']}"
+                for detail in error.errors()
+            ]
+            _fail("\n".join([f"{spec_file}:", *problems]))
+        reference = spec.questionnaire
+        relative = spec_file.parent / reference
+        if relative.suffix in survey_service.TEMPLATE_SUFFIXES and relative.exists():
+            reference = str(relative)
+        questionnaire = survey_service.find_template(settings.surveys_dir, reference)
+        with session_scope() as session:
+            campaign = campaign_service.create_campaign(
+                session, spec, questionnaire, default_threshold=settings.disclosure_threshold
+            )
+            typer.echo(
+                f"Created campaign {campaign.slug} (draft): {len(campaign.targets)} targets, "
+                f"{len(campaign.rater_groups)} rater groups, "
+                f"threshold {campaign.disclosure_threshold}"
+            )
+
+
+def _transition(slug: str, action: str) -> None:
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        campaign_service.transition(session, campaign, action)
+        typer.echo(f"{slug}: {campaign.status.value}")
+
+
+@campaign_cli.command("open")
+def campaign_open(slug: str) -> None:
+    """Open a draft campaign for ratings."""
+    _transition(slug, "open")
+
+
+@campaign_cli.command("close")
+def campaign_close(slug: str) -> None:
+    """Close an open campaign: no more ratings are accepted."""
+    _transition(slug, "close")
+
+
+@campaign_cli.command("publish")
+def campaign_publish(slug: str) -> None:
+    """Publish a closed campaign's results."""
+    _transition(slug, "publish")
+
+
+@campaign_cli.command("list")
+def campaign_list() -> None:
+    with session_scope() as session:
+        for campaign in campaign_service.list_campaigns(session):
+            typer.echo(f"{campaign.slug}\t{campaign.status.value}\t{campaign.title_zh}")
+
+
+@codes_cli.command("issue")
+def codes_issue(
+    slug: str,
+    group: Annotated[str, typer.Option(help="Rater group key, e.g. citizens")],
+    count: Annotated[int, typer.Option(help="How many codes")],
+    out: Annotated[Path, typer.Option(help="CSV file to write; must not exist yet")],
+    target: Annotated[
+        str | None, typer.Option(help="Department code, to scope the codes to one target")
+    ] = None,
+) -> None:
+    """Issue codes and write them, once, to a new CSV file. Only hashes are kept."""
+    if out.exists():
+        _fail(f"{out} already exists; codes are written once, to a new file")
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        issued = admission_service.issue_codes(
+            session,
+            campaign,
+            hashing_key=_hashing_key(),
+            group_key=group,
+            count=count,
+            target_code=target,
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("x", encoding="utf-8", newline="") as stream:
+            admission_service.write_codes_csv(issued, stream)
+    typer.echo(f"Batch {issued.batch.id}: {count} codes written to {out}")
+
+
+@codes_cli.command("list")
+def codes_list(slug: str) -> None:
+    """Batches of a campaign: id, rater group, scope, size, revoked."""
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        groups = {group.id: group.key for group in campaign.rater_groups}
+        targets = {target.id: target.department.code for target in campaign.targets}
+        for batch in admission_service.list_batches(session, campaign):
+            scope = targets[batch.target_id] if batch.target_id else "*"
+            revoked = "revoked" if batch.revoked else ""
+            typer.echo(
+                f"{batch.id}\t{groups[batch.rater_group_id]}\t{scope}\t{batch.size}\t{revoked}"
+            )
+
+
+@codes_cli.command("revoke")
+def codes_revoke(slug: str, batch: Annotated[int, typer.Option(help="Batch id")]) -> None:
+    """Revoke a batch: its unused codes stop working. Used codes stay counted."""
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        revoked = admission_service.revoke_batch(session, campaign, batch)
+    typer.echo(f"Batch {batch}: {revoked} unused codes revoked")
+
+
+@cli.command("results")
+def results(
+    slug: str,
+    out: Annotated[Path, typer.Option(help="File to write")],
+    format: Annotated[ResultsFormat, typer.Option("--format")] = ResultsFormat.JSON,
+) -> None:
+    """Write a campaign's results; figures below the threshold are withheld."""
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        computed = results_service.campaign_results(session, campaign, i18n.current_locale())
+    with out.open("w", encoding="utf-8", newline="") as stream:
+        if format == ResultsFormat.JSON:
+            results_export.write_json(computed, stream)
+        else:
+            results_export.write_csv(computed, stream)
+    typer.echo(f"Results of {slug} written to {out}")
+
+
+@cli.command("demo")
+def demo(
+    codes_out: Annotated[Path, typer.Option(help="CSV file for the demo admission codes")],
+    show: Annotated[int, typer.Option(help="How many codes to print")] = 5,
+) -> None:
+    """Load a demo district and open a demo campaign (kept as is if it already exists)."""
+    from app.demo import service as demo_service
+
+    settings = get_settings()
+    with _reported_errors(), session_scope() as session:
+        report = demo_service.load_demo(
+            session, settings.surveys_dir, _hashing_key(), codes_out, settings.disclosure_threshold
+        )
+        unused = demo_service.unused_codes(session, _hashing_key(), codes_out, limit=show)
+    state = "created" if report.created else "already loaded; kept as it is"
+    typer.echo(f"Demo campaign “{report.title}” ({report.slug}): {state}.")
+    typer.echo(f"All demo codes are in {codes_out}. A few unused ones:")
+    for code in unused:
+        typer.echo(f"  {code}    {settings.public_base_url}/r#{code}")
+    typer.echo(f"Rate at {settings.public_base_url}/r")
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the web application. No access log is written (see DESIGN.md, rule 5)."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        server_header=False,
+    )

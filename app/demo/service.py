@@ -1,0 +1,133 @@
+"""A demo district: twelve departments, an open campaign, codes, and sample ballots.
+
+The sample ballots come from a separate batch of codes that is never written out, so every
+code in the demo codes file is still unused when the demo is first loaded.
+"""
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.admission import codes
+from app.admission import service as admission_service
+from app.admission.models import AdmissionCode, CodeStatus
+from app.ballots import service as ballot_service
+from app.ballots.schemas import BallotIn, EvaluationIn
+from app.campaigns import service as campaign_service
+from app.campaigns.models import Campaign
+from app.campaigns.schemas import CampaignSpec
+from app.departments import service as department_service
+from app.surveys import service as survey_service
+from app.surveys.schemas import Questionnaire
+
+DEMO_DIR = Path(__file__).resolve().parent
+CODES_PER_GROUP = 60
+SAMPLE_BALLOTS_PER_GROUP = {"citizens": 40, "enterprises": 24, "cadres": 30}
+SAMPLE_SEED = 2026
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    slug: str
+    title: str
+    created: bool
+
+
+def demo_spec() -> CampaignSpec:
+    return CampaignSpec.model_validate(
+        yaml.safe_load((DEMO_DIR / "campaign.yaml").read_text(encoding="utf-8"))
+    )
+
+
+def load_demo(
+    session: Session,
+    surveys_dir: Path,
+    hashing_key: bytes,
+    codes_out: Path,
+    default_threshold: int,
+) -> DemoReport:
+    spec = demo_spec()
+    existing = session.scalar(select(Campaign).where(Campaign.slug == spec.slug))
+    if existing is not None:
+        return DemoReport(slug=existing.slug, title=existing.title_zh, created=False)
+
+    department_service.import_csv(session, (DEMO_DIR / "departments.csv").read_bytes())
+    questionnaire = survey_service.find_template(surveys_dir, spec.questionnaire)
+    campaign = campaign_service.create_campaign(
+        session, spec, questionnaire, default_threshold=default_threshold
+    )
+    campaign_service.transition(session, campaign, "open")
+
+    codes_out.parent.mkdir(parents=True, exist_ok=True)
+    with codes_out.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(admission_service.CODES_CSV_HEADER)
+        for group in campaign.rater_groups:
+            issued = admission_service.issue_codes(
+                session,
+                campaign,
+                hashing_key=hashing_key,
+                group_key=group.key,
+                count=CODES_PER_GROUP,
+            )
+            writer.writerows((campaign.slug, group.key, "", code) for code in issued.codes)
+
+    _submit_sample_ballots(session, campaign, questionnaire, hashing_key)
+    return DemoReport(slug=campaign.slug, title=campaign.title_zh, created=True)
+
+
+def _submit_sample_ballots(
+    session: Session, campaign: Campaign, questionnaire: Questionnaire, hashing_key: bytes
+) -> None:
+    """Plausible ratings: each department has its own standing, each rater knows a few."""
+    generator = random.Random(SAMPLE_SEED)  # noqa: S311 - demo data, not security
+    targets = [target.department.code for target in campaign.targets]
+    standing = {code: generator.uniform(0.45, 0.9) for code in targets}
+    for group in campaign.rater_groups:
+        count = SAMPLE_BALLOTS_PER_GROUP.get(group.key, 0)
+        if not count:
+            continue
+        issued = admission_service.issue_codes(
+            session, campaign, hashing_key=hashing_key, group_key=group.key, count=count
+        )
+        items = questionnaire.items_for(group.key)
+        for code in issued.codes:
+            known = generator.sample(targets, generator.randint(3, min(8, len(targets))))
+            evaluations = []
+            for target in known:
+                answers: dict[str, int | None] = {}
+                for item in items:
+                    if generator.random() < 0.08:
+                        answers[item.id] = None
+                        continue
+                    top = max(level.value for level in item.levels)
+                    draw = generator.random()
+                    level = top if draw < standing[target] else top - 1 if draw < 0.93 else 1
+                    answers[item.id] = max(level, 1)
+                evaluations.append(EvaluationIn(target=target, answers=answers))
+            ballot_service.submit_ballot(
+                session, hashing_key, BallotIn(code=code, evaluations=evaluations)
+            )
+
+
+def unused_codes(session: Session, hashing_key: bytes, codes_file: Path, limit: int) -> list[str]:
+    """Up to ``limit`` codes from the demo file that have not been used yet."""
+    if not codes_file.exists():
+        return []
+    found: list[str] = []
+    with codes_file.open(encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            hashed = codes.keyed_hash(hashing_key, codes.normalize(row["code"]))
+            status = session.scalar(
+                select(AdmissionCode.status).where(AdmissionCode.code_hash == hashed)
+            )
+            if status == CodeStatus.UNUSED:
+                found.append(row["code"])
+            if len(found) >= limit:
+                break
+    return found

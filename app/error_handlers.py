@@ -1,0 +1,119 @@
+"""Turning errors into responses: JSON under ``/api/``, a page elsewhere."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from app.errors import PingyiError
+from app.i18n import N_, gettext
+from app.templating import render
+
+log = logging.getLogger("pingyi.errors")
+
+HTTP_MESSAGES = {
+    404: N_("There is no page at this address."),
+    405: N_("This address does not accept this kind of request."),
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    detail: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the statuses a route can answer with."""
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+def field_path(location: tuple[str | int, ...] | list[str | int]) -> str:
+    """``("body", "evaluations", 0, "target")`` → ``evaluations[0].target``."""
+    path = ""
+    for part in location[1:] if location and location[0] == "body" else location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    return render(request, "error.html", {"message": message}, status_code=status_code)
+
+
+async def handle_domain_error(request: Request, error: Exception) -> Response:
+    if not isinstance(error, PingyiError):  # registered for PingyiError only
+        raise error
+    if _is_api(request):
+        return JSONResponse(error.as_body(), status_code=error.status_code)
+    return _error_page(request, error.status_code, error.translated())
+
+
+async def handle_validation_error(request: Request, error: Exception) -> Response:
+    if not isinstance(error, RequestValidationError):  # registered for it only
+        raise error
+    details = error.errors()
+    first = details[0] if details else {"loc": ("body",), "type": "invalid"}
+    field = field_path(tuple(first.get("loc", ("body",))))
+    if first.get("type") == "json_invalid":
+        message = gettext("The request body is not valid JSON.")
+        field = "body"
+    else:
+        message = gettext("“%(field)s” is missing or invalid.") % {"field": field}
+    body = ErrorResponse(
+        error=ErrorDetail(
+            code="invalid",
+            message=message,
+            field=field,
+            detail=[
+                {
+                    "field": "body" if d.get("type") == "json_invalid" else field_path(d["loc"]),
+                    "problem": d.get("msg", ""),
+                }
+                for d in details
+            ],
+        )
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+
+async def handle_http_error(request: Request, error: Exception) -> Response:
+    if not isinstance(error, HTTPException):  # registered for it only
+        raise error
+    message = gettext(
+        HTTP_MESSAGES.get(error.status_code, N_("The request could not be processed."))
+    )
+    if _is_api(request):
+        body = {"error": {"code": f"http_{error.status_code}", "message": message}}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+    return _error_page(request, error.status_code, message)
+
+
+async def handle_unexpected_error(request: Request, error: Exception) -> Response:
+    message = gettext("Something went wrong on our side. Please try again in a moment.")
+    if _is_api(request):
+        body = {"error": {"code": "internal", "message": message}}
+        return JSONResponse(body, status_code=500)
+    return _error_page(request, 500, message)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PingyiError, handle_domain_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,71 @@
+"""The ASGI application."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from app import error_handlers
+from app.admission import api as admission_api
+from app.ballots import api as ballot_api
+from app.ballots import pages as ballot_pages
+from app.config import PROJECT_ROOT
+from app.middleware import (
+    KIB,
+    BodySizeLimitMiddleware,
+    LocaleMiddleware,
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+)
+from app.templating import render
+
+STATIC_DIR = PROJECT_ROOT / "app" / "static"
+API_BODY_LIMIT = 64 * KIB
+RATING_FORM_BODY_LIMIT = 256 * KIB  # a draft of many targets with comments, percent-encoded
+DEFAULT_BODY_LIMIT = 4 * 1024 * KIB
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_app() -> FastAPI:
+    logging.getLogger("pingyi").setLevel(logging.INFO)
+    app = FastAPI(
+        title="Pingyi 评议",
+        version="0.1.0",
+        summary="Anonymous online evaluation of government offices",
+        description=(
+            "Raters use one-time admission codes. No stored row links a rating to a code, "
+            'an account, an IP address or a time. Errors are `{"error": {"code", '
+            '"message", "field"}}`, with messages in the language of Accept-Language.'
+        ),
+    )
+    error_handlers.install(app)
+    # Added innermost first: Locale wraps everything so even a 413 is in the reader's language.
+    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limits={"/api/": API_BODY_LIMIT, "/r": RATING_FORM_BODY_LIMIT},
+        default_limit=DEFAULT_BODY_LIMIT,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(LocaleMiddleware)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(admission_api.router)
+    app.include_router(ballot_api.router)
+    app.include_router(ballot_pages.router)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    def healthz() -> Health:
+        """The process is up (it does not check the database)."""
+        return Health(status="ok")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> HTMLResponse:
+        return render(request, "home.html")
+
+    return app

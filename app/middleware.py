@@ -1,0 +1,203 @@
+"""ASGI middleware: locale, body size limits, security headers, and a request log that never
+records rating endpoints.
+
+Pure ASGI classes rather than ``BaseHTTPMiddleware``: they sit on the submission path.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from app.i18n import N_, gettext, negotiate_locale, set_locale
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+RATER_PATH_PREFIXES = ("/r", "/api/v1/admission", "/api/v1/ballots")
+KIB = 1024
+
+request_log = logging.getLogger("pingyi.requests")
+
+
+def is_rater_path(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in RATER_PATH_PREFIXES)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class LocaleMiddleware:
+    """Choose the locale from ``?lang=`` or Accept-Language before anything renders."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            explicit = query.get("lang", [None])[0]
+            locale = negotiate_locale(explicit, _header(scope, b"accept-language"))
+            set_locale(locale)
+            scope.setdefault("state", {})["locale"] = locale
+        await self.app(scope, receive, send)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over a limit with 413, before any handler reads them.
+
+    ``limits`` maps path prefixes to byte limits (longest prefix wins); other paths get
+    ``default_limit``. Both a declared Content-Length and the bytes actually streamed count.
+    """
+
+    def __init__(self, app: ASGIApp, *, limits: dict[str, int], default_limit: int) -> None:
+        self.app = app
+        self.limits = sorted(limits.items(), key=lambda entry: len(entry[0]), reverse=True)
+        self.default_limit = default_limit
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.default_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_too_large(scope, send, limit)
+            return
+
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await _send_too_large(scope, send, limit)
+                return
+            more = message.get("more_body", False)
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+    message = gettext(N_("The request is too large: at most %(size)s KiB are accepted.")) % {
+        "size": limit // KIB
+    }
+    if scope["path"].startswith("/api/"):
+        content_type = b"application/json"
+        payload = json.dumps(
+            {"error": {"code": "too_large", "message": message}}, ensure_ascii=False
+        ).encode()
+    else:
+        content_type = b"text/plain; charset=utf-8"
+        payload = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries; rater pages are also never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rater = is_rater_path(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if scope.get("scheme") == "https":
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                if rater:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestLogMiddleware:
+    """Log method, path, status and duration for office and public routes only.
+
+    Rater routes are never logged, not even their status: a log line's timestamp next to a
+    submission is exactly the link DESIGN.md rule 5 forbids. No IP or user agent is logged
+    for any route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_rater_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture_status)
+        finally:
+            request_log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )

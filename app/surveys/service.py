@@ -1,0 +1,97 @@
+"""Loading and checking questionnaire templates."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from app.errors import InvalidInput
+from app.i18n import N_
+from app.surveys.schemas import REFERENCE_ERROR_TYPE, Questionnaire
+
+TEMPLATE_SUFFIXES = (".yaml", ".yml")
+
+
+class QuestionnaireInvalid(InvalidInput):
+    """A template that does not validate; ``problems`` name the item and what is wrong."""
+
+    message = N_("Questionnaire %(source)s is invalid: %(summary)s")
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(source=source, summary="; ".join(problems))
+
+
+def parse_questionnaire(data: Any, source: str) -> Questionnaire:
+    if not isinstance(data, Mapping):
+        raise QuestionnaireInvalid(source, ["the file must hold a mapping (id, title, items, ...)"])
+    try:
+        return Questionnaire.model_validate(data)
+    except ValidationError as error:
+        raise QuestionnaireInvalid(source, _describe(error, data)) from None
+
+
+def parse_questionnaire_text(text: str, source: str) -> Questionnaire:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise QuestionnaireInvalid(source, [f"YAML syntax error at {where}{problem}"]) from None
+    return parse_questionnaire(data, source)
+
+
+def load_questionnaire(path: Path) -> Questionnaire:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionnaireInvalid(str(path), [f"cannot be read: {error}"]) from None
+    return parse_questionnaire_text(text, str(path))
+
+
+def template_paths(surveys_dir: Path) -> list[Path]:
+    return sorted(path for path in surveys_dir.iterdir() if path.suffix in TEMPLATE_SUFFIXES)
+
+
+def find_template(surveys_dir: Path, reference: str) -> Questionnaire:
+    """A template by file path, or by the ``id`` declared inside one of the shipped files."""
+    as_path = Path(reference)
+    if as_path.suffix in TEMPLATE_SUFFIXES and as_path.exists():
+        return load_questionnaire(as_path)
+    for path in template_paths(surveys_dir):
+        questionnaire = load_questionnaire(path)
+        if questionnaire.id == reference:
+            return questionnaire
+    raise QuestionnaireInvalid(
+        reference, [f"no questionnaire with this id or path in {surveys_dir}"]
+    )
+
+
+def _describe(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for detail in error.errors():
+        if detail["type"] == REFERENCE_ERROR_TYPE:
+            problems += detail["ctx"]["problems"]
+            continue
+        location = list(detail["loc"])
+        subject = _subject(location, data)
+        problems.append(f"{subject}: {detail['msg']}")
+    return problems
+
+
+def _subject(location: list[str | int], data: Mapping[str, Any]) -> str:
+    """Name the part of the file a validation error points at, by item id where possible."""
+    if len(location) >= 2 and location[0] == "items" and isinstance(location[1], int):
+        index = location[1]
+        items = data.get("items")
+        item_id = None
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], Mapping):
+            item_id = items[index].get("id")
+        field = ".".join(str(part) for part in location[2:]) or "item"
+        named = f"item '{item_id}'" if item_id else f"item #{index + 1}"
+        return f"{named}, {field}"
+    return ".".join(str(part) for part in location) or "file"

@@ -1,0 +1,145 @@
+"""Typed factories for test data. Each returns what it made, flushed, in the given session."""
+
+import itertools
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.admission import codes
+from app.admission import service as admission_service
+from app.admission.models import AdmissionCode, CodeStatus
+from app.ballots.models import Evaluation
+from app.campaigns import service as campaign_service
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
+from app.departments.models import Department
+from app.surveys.schemas import Questionnaire
+
+HASHING_KEY = codes.hashing_key(b"test-secret-key")
+_sequence = itertools.count(1)
+
+
+def small_questionnaire(**overrides: Any) -> Questionnaire:
+    """Three items: two five-level items for everyone, one three-level item for cadres only."""
+    data: dict[str, Any] = {
+        "id": "small",
+        "version": 1,
+        "title": {"zh": "小问卷", "en": "Small questionnaire"},
+        "rater_groups": [
+            {"key": "citizens", "name": {"zh": "群众", "en": "Citizens"}},
+            {"key": "cadres", "name": {"zh": "基层干部", "en": "Cadres"}},
+        ],
+        "dimensions": [
+            {"id": "attitude", "name": {"zh": "服务态度", "en": "Attitude"}},
+            {"id": "efficiency", "name": {"zh": "办事效率", "en": "Efficiency"}},
+        ],
+        "items": [
+            {
+                "id": "courtesy",
+                "dimension": "attitude",
+                "scale": "five_level",
+                "text": {"zh": "态度热情", "en": "Courteous"},
+            },
+            {
+                "id": "speed",
+                "dimension": "efficiency",
+                "scale": "five_level",
+                "text": {"zh": "办事快捷", "en": "Quick"},
+            },
+            {
+                "id": "guidance",
+                "dimension": "efficiency",
+                "scale": "three_level",
+                "groups": ["cadres"],
+                "text": {"zh": "指导基层", "en": "Guides grassroots units"},
+            },
+        ],
+        "comment": {"prompt": {"zh": "意见建议", "en": "Comments"}, "max_length": 200},
+    }
+    data.update(overrides)
+    return Questionnaire.model_validate(data)
+
+
+def make_department(
+    session: Session, *, code: str | None = None, name: str | None = None, category: str = "综合类"
+) -> Department:
+    number = next(_sequence)
+    department = Department(
+        code=code or f"D{number:04d}", name=name or f"测试单位{number}", category=category
+    )
+    session.add(department)
+    session.flush()
+    return department
+
+
+def make_campaign(
+    session: Session,
+    *,
+    questionnaire: Questionnaire | None = None,
+    groups: dict[str, float] | None = None,
+    departments: list[Department] | None = None,
+    status: CampaignStatus = CampaignStatus.OPEN,
+    threshold: int = 5,
+    slug: str | None = None,
+) -> Campaign:
+    questionnaire = questionnaire or small_questionnaire()
+    departments = departments or [make_department(session) for _ in range(2)]
+    groups = groups or {"citizens": 1.0, "cadres": 1.0}
+    spec = CampaignSpec(
+        slug=slug or f"test-{next(_sequence)}",
+        title={"zh": "测试评议", "en": "Test evaluation"},  # type: ignore[arg-type]
+        questionnaire=questionnaire.id,
+        disclosure_threshold=threshold,
+        rater_groups=[RaterGroupSpec(key=key, weight=weight) for key, weight in groups.items()],
+        targets=[department.code for department in departments],
+    )
+    campaign = campaign_service.create_campaign(
+        session, spec, questionnaire, default_threshold=threshold
+    )
+    campaign.status = status
+    session.flush()
+    return campaign
+
+
+def issue_codes(
+    session: Session,
+    campaign: Campaign,
+    *,
+    group: str = "citizens",
+    count: int = 1,
+    target: str | None = None,
+) -> list[str]:
+    issued = admission_service.issue_codes(
+        session,
+        campaign,
+        hashing_key=HASHING_KEY,
+        group_key=group,
+        count=count,
+        target_code=target,
+    )
+    return issued.codes
+
+
+def issue_code(session: Session, campaign: Campaign, **options: Any) -> str:
+    return issue_codes(session, campaign, count=1, **options)[0]
+
+
+def answers_for(
+    campaign: Campaign, group: str = "citizens", level: int | None = 4
+) -> dict[str, int | None]:
+    """The same answer to every item the group sees."""
+    questionnaire = campaign_service.questionnaire_of(campaign)
+    return {item.id: level for item in questionnaire.items_for(group)}
+
+
+def code_status(session: Session, code: str) -> CodeStatus | None:
+    hashed = codes.keyed_hash(HASHING_KEY, codes.normalize(code))
+    return session.scalar(select(AdmissionCode.status).where(AdmissionCode.code_hash == hashed))
+
+
+def evaluation_count(session: Session, campaign: Campaign | None = None) -> int:
+    query = select(func.count()).select_from(Evaluation)
+    if campaign is not None:
+        query = query.where(Evaluation.campaign_id == campaign.id)
+    return session.scalar(query) or 0
