@@ -11,7 +11,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from app import i18n
+from app import i18n, strict_yaml
 from app.admission import codes
 from app.admission import service as admission_service
 from app.campaigns import service as campaign_service
@@ -107,7 +107,7 @@ def survey_check(files: Annotated[list[Path], typer.Argument(help="YAML template
 
 
 @departments_cli.command("import")
-def departments_import(file: Path) -> None:
+def departments_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Create or update departments from a CSV file (code,name,category[,name_en])."""
     with _reported_errors(), session_scope() as session:
         report = department_service.import_csv(session, file.read_bytes())
@@ -122,14 +122,16 @@ def departments_list() -> None:
 
 
 @campaign_cli.command("create")
-def campaign_create(spec_file: Path) -> None:
+def campaign_create(
+    spec_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+) -> None:
     """Create a draft campaign from a YAML spec."""
     settings = get_settings()
     with _reported_errors():
         try:
-            raw = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+            raw = strict_yaml.safe_load(spec_file.read_text(encoding="utf-8"))
             spec = CampaignSpec.model_validate(raw)
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
             _fail(f"{spec_file}: {error}")
         except ValidationError as error:
             problems = [
@@ -248,6 +250,7 @@ def results(
     with _reported_errors(), session_scope() as session:
         campaign = campaign_service.get_campaign(session, slug)
         computed = results_service.campaign_results(session, campaign, i18n.current_locale())
+    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as stream:
         if format == ResultsFormat.JSON:
             results_export.write_json(computed, stream)
@@ -259,7 +262,7 @@ def results(
 @cli.command("demo")
 def demo(
     codes_out: Annotated[Path, typer.Option(help="CSV file for the demo admission codes")],
-    show: Annotated[int, typer.Option(help="How many codes to print")] = 5,
+    show: Annotated[int, typer.Option(help="How many codes to print per rater group")] = 2,
 ) -> None:
     """Load a demo district and open a demo campaign (kept as is if it already exists)."""
     from app.demo import service as demo_service
@@ -269,13 +272,24 @@ def demo(
         report = demo_service.load_demo(
             session, settings.surveys_dir, _hashing_key(), codes_out, settings.disclosure_threshold
         )
-        unused = demo_service.unused_codes(session, _hashing_key(), codes_out, limit=show)
+        unused = demo_service.unused_codes(session, _hashing_key(), codes_out, per_group=show)
+        campaign = campaign_service.get_campaign(session, report.slug)
+        group_names = {group.key: group.name_zh for group in campaign.rater_groups}
     state = "created" if report.created else "already loaded; kept as it is"
     typer.echo(f"Demo campaign “{report.title}” ({report.slug}): {state}.")
-    typer.echo(f"All demo codes are in {codes_out}. A few unused ones:")
-    for code in unused:
-        typer.echo(f"  {code}    {settings.public_base_url}/r#{code}")
-    typer.echo(f"Rate at {settings.public_base_url}/r")
+    if not codes_out.exists():
+        typer.echo(
+            f"{codes_out} does not exist: the demo codes were written once, to the file named "
+            f"when the demo was first loaded, and only their hashes are kept. Issue new ones "
+            f"with `pingyi codes issue {report.slug} --group citizens --count 10 --out FILE`."
+        )
+        return
+    typer.echo(f"All demo codes are in {codes_out}. A few unused ones, by rater group:")
+    for group_key, group_codes in unused.items():
+        typer.echo(f"  {group_names.get(group_key, group_key)} ({group_key}):")
+        for code in group_codes:
+            typer.echo(f"    {code}    {settings.public_base_url}/r#{code}")
+    typer.echo(f"Rate at {settings.public_base_url}/r by entering a code, or open a link above.")
 
 
 @cli.command("serve")

@@ -1,12 +1,13 @@
 """Engine, declarative base and the session rules (one commit per request or CLI command)."""
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -25,6 +26,21 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def string_enum(enum_class: type[enum.StrEnum], name: str, length: int) -> Enum:
+    """A string column restricted to an enum's values by a CHECK constraint.
+
+    Not a native PostgreSQL enum, so adding a value is a plain constraint change.
+    """
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        name=name,
+    )
 
 
 def build_engine(database_url: str, *, pool_size: int = 10) -> Engine:
@@ -89,15 +105,21 @@ def get_session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
+def committing(session: Session) -> Iterator[Session]:
+    """Commit once when the block ends, or roll back on any exception."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@contextmanager
 def session_scope() -> Iterator[Session]:
-    """One unit of work: one commit at the end, rollback on any exception."""
-    with get_session_factory()() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """One unit of work on a new session: see :func:`committing`."""
+    with get_session_factory()() as session, committing(session):
+        yield session
 
 
 def get_session() -> Iterator[Session]:

@@ -35,6 +35,8 @@ def create_app() -> FastAPI:
     logging.getLogger("pingyi").setLevel(logging.INFO)
     app = FastAPI(
         title="Pingyi 评议",
+        docs_url=None,  # Swagger UI and ReDoc load their assets from a CDN; the schema stays
+        redoc_url=None,
         version="0.1.0",
         summary="Anonymous online evaluation of government offices",
         description=(

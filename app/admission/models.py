@@ -1,10 +1,10 @@
 import datetime as dt
 import enum
 
-from sqlalchemy import DateTime, Enum, ForeignKey, LargeBinary, func
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, string_enum
 
 CODE_HASH_BYTES = 32  # HMAC-SHA256
 
@@ -44,13 +44,6 @@ class AdmissionCode(Base):
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(CODE_HASH_BYTES), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("code_batches.id"), index=True)
     status: Mapped[CodeStatus] = mapped_column(
-        Enum(
-            CodeStatus,
-            native_enum=False,
-            create_constraint=True,
-            length=8,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            name="code_status",
-        ),
+        string_enum(CodeStatus, name="code_status", length=8),
         default=CodeStatus.UNUSED,
     )

@@ -71,7 +71,7 @@ def _rate(request: Request, session: Session, hashing_key: bytes, form: FormData
     step = flow.parse_step(_text(form, "step"))
     action = _text(form, "action") or "next"
 
-    if step.name == CHOOSE and action == "next":
+    if step.name == CHOOSE and action in ("next", "stay"):
         flow.choose([str(value) for value in form.getlist("target")])
     index = step.target_index
     if index is not None:

@@ -2,10 +2,10 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Date, DateTime, Enum, Float, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base
+from app.db import Base, string_enum
 
 if TYPE_CHECKING:
     from app.departments.models import Department
@@ -28,14 +28,7 @@ class Campaign(Base):
     title_zh: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str] = mapped_column(String(200))
     status: Mapped[CampaignStatus] = mapped_column(
-        Enum(
-            CampaignStatus,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            name="campaign_status",
-        ),
+        string_enum(CampaignStatus, name="campaign_status", length=16),
         default=CampaignStatus.DRAFT,
     )
     disclosure_threshold: Mapped[int]

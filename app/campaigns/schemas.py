@@ -37,7 +37,9 @@ class CampaignSpec(BaseModel):
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
     rater_groups: list[RaterGroupSpec] = Field(min_length=1)
-    targets: Literal["all"] | list[DepartmentCode] | TargetCategories = "all"
+    targets: (
+        Literal["all"] | Annotated[list[DepartmentCode], Field(min_length=1)] | TargetCategories
+    ) = "all"
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "CampaignSpec":

@@ -9,10 +9,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import strict_yaml
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
@@ -40,7 +40,7 @@ class DemoReport:
 
 def demo_spec() -> CampaignSpec:
     return CampaignSpec.model_validate(
-        yaml.safe_load((DEMO_DIR / "campaign.yaml").read_text(encoding="utf-8"))
+        strict_yaml.safe_load((DEMO_DIR / "campaign.yaml").read_text(encoding="utf-8"))
     )
 
 
@@ -115,19 +115,22 @@ def _submit_sample_ballots(
             )
 
 
-def unused_codes(session: Session, hashing_key: bytes, codes_file: Path, limit: int) -> list[str]:
-    """Up to ``limit`` codes from the demo file that have not been used yet."""
+def unused_codes(
+    session: Session, hashing_key: bytes, codes_file: Path, per_group: int
+) -> dict[str, list[str]]:
+    """Up to ``per_group`` codes per rater group from the demo file that are still unused."""
+    found: dict[str, list[str]] = {}
     if not codes_file.exists():
-        return []
-    found: list[str] = []
+        return found
     with codes_file.open(encoding="utf-8", newline="") as stream:
         for row in csv.DictReader(stream):
+            group_codes = found.setdefault(row["rater_group"], [])
+            if len(group_codes) >= per_group:
+                continue
             hashed = codes.keyed_hash(hashing_key, codes.normalize(row["code"]))
             status = session.scalar(
                 select(AdmissionCode.status).where(AdmissionCode.code_hash == hashed)
             )
             if status == CodeStatus.UNUSED:
-                found.append(row["code"])
-            if len(found) >= limit:
-                break
+                group_codes.append(row["code"])
     return found

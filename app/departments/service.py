@@ -1,5 +1,6 @@
 """Departments and their CSV import."""
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ HEADER_ALIASES = {
     "英文名称": "name_en",
 }
 REQUIRED_COLUMNS = ("code", "name", "category")
+NOT_UTF8 = "the file is not UTF-8 (in Excel, save it as “CSV UTF-8”)"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def import_csv(session: Session, content: bytes) -> ImportReport:
         if department is None:
             session.add(Department(**row.model_dump()))
         else:
-            for field, value in row.model_dump().items():
+            for field, value in row.model_dump(exclude_unset=True).items():
                 setattr(department, field, value)
     session.flush()
     created = sum(1 for row in rows if row.code not in existing)
@@ -86,17 +88,7 @@ def import_csv(session: Session, content: bytes) -> ImportReport:
 
 
 def parse_csv(content: bytes) -> list[DepartmentIn]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DepartmentImportInvalid(
-            [
-                LineProblem(
-                    content[: error.start].count(b"\n") + 1,
-                    "the file is not UTF-8 (in Excel, save it as “CSV UTF-8”)",
-                )
-            ]
-        ) from None
+    text = _decode(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
@@ -104,9 +96,11 @@ def parse_csv(content: bytes) -> list[DepartmentIn]:
     columns = [HEADER_ALIASES.get(name.strip().lower(), name.strip()) for name in header]
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     unknown = [name for name in columns if name not in HEADER_ALIASES.values()]
-    if missing or unknown:
+    repeated = sorted({name for name in columns if columns.count(name) > 1} - set(unknown))
+    if missing or unknown or repeated:
         header_problems = [f"missing column “{column}”" for column in missing]
         header_problems += [f"unknown column “{name}”" for name in unknown]
+        header_problems += [f"more than one column holds “{name}”" for name in repeated]
         raise DepartmentImportInvalid([LineProblem(1, "; ".join(header_problems))])
 
     rows: list[DepartmentIn] = []
@@ -122,9 +116,9 @@ def parse_csv(content: bytes) -> list[DepartmentIn]:
                 LineProblem(start_line, f"expected {len(columns)} fields, found {len(values)}")
             )
             continue
-        record = {column: value for column, value in zip(columns, values, strict=True)}
-        if record.get("name_en", "").strip() == "":
-            record.pop("name_en", None)
+        record: dict[str, str | None] = dict(zip(columns, values, strict=True))
+        if "name_en" in record and not (record["name_en"] or "").strip():
+            record["name_en"] = None  # an empty cell clears it; a file without the column keeps it
         try:
             row = DepartmentIn.model_validate(record)
         except ValidationError as error:
@@ -147,3 +141,22 @@ def parse_csv(content: bytes) -> list[DepartmentIn]:
     if not rows:
         raise DepartmentImportInvalid([LineProblem(2, "the file has a header but no rows")])
     return rows
+
+
+def _decode(content: bytes) -> str:
+    """The file as text (any UTF-8 BOM removed), or a problem for every line that is not UTF-8.
+
+    Lines are split on the newline byte, which no UTF-8 or GBK multi-byte character contains.
+    """
+    body = content.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    problems = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(LineProblem(number, NOT_UTF8))
+    raise DepartmentImportInvalid(problems)

@@ -4,10 +4,15 @@ Definitions (also in the README):
 - an item's mean points and satisfaction rate use its answered responses; 不了解 is excluded;
 - an evaluation's score is the mean points of its answered scored items; a group's score is
   the mean of its evaluations' scores;
-- a target's composite is the weighted mean of its rater groups' scores, over the groups
-  whose score is shown, with the weights renormalised over those groups (a withheld group
-  must not enter, or it could be recomputed from the composite and the others).
+- a target's composite is the weighted mean of its rater groups' scores as shown (rounded),
+  over the groups whose score is shown, with the weights renormalised over those groups (a
+  withheld group must not enter, or it could be recomputed from the composite and the others);
+- figures are computed exactly (fractions), so row order cannot move them, and rounded half
+  up (四舍五入) to two decimals, rates to four.
 """
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +34,12 @@ from app.surveys.schemas import SATISFIED_LEVEL_COUNT, Item, Questionnaire
 
 POINTS_DECIMALS = 2
 RATE_DECIMALS = 4
+
+
+def half_up(value: Fraction, decimals: int) -> float:
+    """Round an exact value half up (四舍五入), the rule official bulletins use."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
 def campaign_results(session: Session, campaign: Campaign, locale: Locale) -> CampaignResults:
@@ -97,7 +108,11 @@ def _target_result(
     ]
     total_weight = sum(weight for weight, _ in weighted)
     composite = (
-        round(sum(weight * score for weight, score in weighted) / total_weight, POINTS_DECIMALS)
+        half_up(
+            sum((Fraction(weight) * Fraction(score) for weight, score in weighted), Fraction(0))
+            / Fraction(total_weight),
+            POINTS_DECIMALS,
+        )
         if weighted
         else None
     )
@@ -131,7 +146,7 @@ def _group_result(
     return GroupResult(
         rater_group=group.key,
         evaluations=cell.evaluations,
-        score=round(cell.score_sum / cell.scored_evaluations, POINTS_DECIMALS)
+        score=half_up(cell.score_sum / cell.scored_evaluations, POINTS_DECIMALS)
         if score_shown
         else None,
         withheld=[] if score_shown else ["score"],
@@ -178,13 +193,16 @@ def _item_result(
     levels = [level.value for level in item.levels]
     distribution = {level: item_tally.counts.get(level, 0) for level in levels}
     satisfied = sum(distribution[level] for level in levels[:SATISFIED_LEVEL_COUNT])
-    mean = sum(points[level] * count for level, count in distribution.items()) / answered
+    mean = (
+        sum((Fraction(points[level]) * count for level, count in distribution.items()), Fraction(0))
+        / answered
+    )
     return ItemResult(
         item=item.id,
         respondents=item_tally.respondents,
         not_applicable=item_tally.not_applicable,
-        mean_points=round(mean, POINTS_DECIMALS),
-        satisfaction_rate=round(satisfied / answered, RATE_DECIMALS),
+        mean_points=half_up(mean, POINTS_DECIMALS),
+        satisfaction_rate=half_up(Fraction(satisfied, answered), RATE_DECIMALS),
         distribution=distribution,
         withheld=[],
     )

@@ -6,6 +6,7 @@ suppression can be tested on any random campaign without a database.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from app.ballots.answers import NOT_APPLICABLE, NOT_SHOWN
 from app.surveys.schemas import Questionnaire
@@ -38,8 +39,21 @@ class CellTally:
 
     evaluations: int = 0
     scored_evaluations: int = 0  # evaluations with at least one answered scored item
-    score_sum: float = 0.0
+    # Evaluations per (answered scored items, their points summed). Counting instead of adding
+    # up floats keeps the score exact, so the order in which rows arrive cannot move it.
+    score_totals: dict[tuple[int, float], int] = field(default_factory=dict)
     items: dict[str, ItemTally] = field(default_factory=dict)
+
+    @property
+    def score_sum(self) -> Fraction:
+        """The sum of the evaluations' scores, exactly."""
+        return sum(
+            (
+                Fraction(points_total) * count / item_count
+                for (item_count, points_total), count in self.score_totals.items()
+            ),
+            Fraction(0),
+        )
 
 
 def tally(
@@ -69,5 +83,6 @@ def tally(
                 score_items += 1
         if score_items:
             cell.scored_evaluations += count
-            cell.score_sum += count * score_total / score_items
+            key = (score_items, score_total)
+            cell.score_totals[key] = cell.score_totals.get(key, 0) + count
     return cells

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from app import strict_yaml
 from app.errors import InvalidInput
 from app.i18n import N_
 from app.surveys.schemas import REFERENCE_ERROR_TYPE, Questionnaire
@@ -36,7 +37,7 @@ def parse_questionnaire(data: Any, source: str) -> Questionnaire:
 
 def parse_questionnaire_text(text: str, source: str) -> Questionnaire:
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -8,7 +8,12 @@ const form = document.getElementById("code-form");
 const input = document.getElementById("code");
 
 function codeFromFragment() {
-  const fragment = decodeURIComponent(window.location.hash.slice(1)).trim();
+  let fragment;
+  try {
+    fragment = decodeURIComponent(window.location.hash.slice(1)).trim();
+  } catch {
+    return ""; // a malformed escape (a stray "%") cannot be a code
+  }
   return /^[0-9A-Za-z\- ]{16,40}$/.test(fragment) ? fragment : "";
 }
 
