@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app import i18n  # noqa: E402
 from app.config import PROJECT_ROOT  # noqa: E402
-from app.db import build_engine, get_session  # noqa: E402
+from app.db import build_engine, committing, get_session  # noqa: E402
 from app.deps import code_hashing_key  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.factories import HASHING_KEY  # noqa: E402
@@ -151,12 +151,8 @@ def make_client(session: Session) -> TestClient:
 
     def request_session() -> Iterator[Session]:
         session.commit()  # what the test set up is committed; the request starts afresh
-        try:
+        with committing(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     app.dependency_overrides[get_session] = request_session
     app.dependency_overrides[code_hashing_key] = lambda: HASHING_KEY

@@ -1,0 +1,28 @@
+# Pingyi: one image for the web app. Production needs PINGYI_ENV=production,
+# PINGYI_SECRET_KEY and PINGYI_DATABASE_URL=postgresql+psycopg://...
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PINGYI_VAR_DIR=/srv/pingyi/var \
+    WORKERS=2
+
+RUN groupadd --system pingyi && useradd --system --gid pingyi --home-dir /srv/pingyi pingyi
+
+WORKDIR /srv/pingyi
+COPY pyproject.toml README.md alembic.ini babel.cfg ./
+COPY app ./app
+COPY migrations ./migrations
+COPY surveys ./surveys
+COPY templates ./templates
+# Editable, so the app finds templates/, surveys/ and migrations/ beside its package.
+RUN pip install -e . && mkdir -p var && chown pingyi:pingyi var
+
+USER pingyi
+EXPOSE 8000
+VOLUME ["/srv/pingyi/var"]
+
+# No access log: rating endpoints must leave no line with a time or an address (DESIGN.md).
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers ${WORKERS} --no-access-log --no-server-header"]

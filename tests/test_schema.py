@@ -1,0 +1,78 @@
+"""What the rating tables may hold (DESIGN.md, "Rules for stored data").
+
+An allow-list: a new column on a rating table fails here until someone has decided, against
+DESIGN.md, that it cannot link a rating to a code, credential, account, IP, device or time.
+"""
+
+from sqlalchemy import Engine, inspect
+
+ALLOWED_COLUMNS = {
+    "evaluations": {
+        "id",  # random UUID (version 4)
+        "campaign_id",
+        "target_id",
+        "rater_group_id",
+        "answers",
+        "comment",
+        "quality_flags",
+    },
+    "admission_codes": {
+        "code_hash",  # HMAC-SHA256 of the code with the server secret
+        "batch_id",
+        "status",  # unused / used / revoked; no "used at"
+    },
+}
+FORBIDDEN_FRAGMENTS = (
+    "code",
+    "token",
+    "credential",
+    "hash",
+    "account",
+    "user",
+    "session",
+    "ip",
+    "address",
+    "agent",
+    "device",
+    "time",
+    "date",
+    "_at",
+    "seq",
+    "order",
+    "receipt",
+)
+
+
+class TestRatingTablesHoldNothingThatLinks:
+    def test_evaluation_and_code_tables_have_only_allowed_columns(self, any_engine: Engine) -> None:
+        inspector = inspect(any_engine)
+
+        for table, allowed in ALLOWED_COLUMNS.items():
+            columns = {column["name"] for column in inspector.get_columns(table)}
+            assert columns == allowed, f"{table}: {sorted(columns ^ allowed)}"
+
+    def test_evaluation_columns_carry_no_linking_names(self, any_engine: Engine) -> None:
+        columns = {column["name"] for column in inspect(any_engine).get_columns("evaluations")}
+
+        for column in columns:
+            for fragment in FORBIDDEN_FRAGMENTS:
+                assert fragment not in column, f"evaluations.{column} looks like {fragment!r}"
+
+    def test_evaluation_key_is_not_a_sequence(self, any_engine: Engine) -> None:
+        inspector = inspect(any_engine)
+        primary_key = inspector.get_pk_constraint("evaluations")["constrained_columns"]
+        id_column = next(c for c in inspector.get_columns("evaluations") if c["name"] == "id")
+
+        assert primary_key == ["id"]
+        assert id_column.get("autoincrement") is not True
+        assert (
+            id_column.get("default") is None
+        )  # generated in the app as uuid4, never by a sequence
+
+    def test_sqlite_keeps_no_rowid_for_rating_tables(self, sqlite_engine: Engine) -> None:
+        with sqlite_engine.connect() as connection:
+            for table in ALLOWED_COLUMNS:
+                sql = connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                ).scalar_one()
+                assert "WITHOUT ROWID" in sql.upper(), table
