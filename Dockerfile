@@ -9,6 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PINGYI_VAR_DIR=/srv/pingyi/var \
     WORKERS=2
 
+# A CJK font for the PDF slips (found at its Debian path; or set PINGYI_PDF_FONT).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system pingyi && useradd --system --gid pingyi --home-dir /srv/pingyi pingyi
 
 WORKDIR /srv/pingyi

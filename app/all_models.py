@@ -1,8 +1,19 @@
 """Import every domain's models so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from app.accounts import models as account_models
 from app.admission import models as admission_models
+from app.audit import models as audit_models
 from app.ballots import models as ballot_models
 from app.campaigns import models as campaign_models
 from app.departments import models as department_models
+from app.surveys import models as survey_models
 
-__all__ = ["admission_models", "ballot_models", "campaign_models", "department_models"]
+__all__ = [
+    "account_models",
+    "admission_models",
+    "audit_models",
+    "ballot_models",
+    "campaign_models",
+    "department_models",
+    "survey_models",
+]

@@ -5,15 +5,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import yaml
 from pydantic import ValidationError
 
 from app import i18n, strict_yaml
+from app.accounts.cli import user_cli
 from app.admission import codes
 from app.admission import service as admission_service
+from app.audit.cli import audit_cli
 from app.campaigns import service as campaign_service
 from app.campaigns.schemas import CampaignSpec
 from app.config import PROJECT_ROOT, get_settings
@@ -25,6 +27,9 @@ from app.results import export as results_export
 from app.results import service as results_service
 from app.surveys import service as survey_service
 from app.surveys.service import QuestionnaireInvalid
+
+if TYPE_CHECKING:
+    from app.reports.slips import Slip
 
 cli = typer.Typer(
     no_args_is_help=True, help="Pingyi 评议: anonymous evaluation of government offices."
@@ -39,6 +44,11 @@ cli.add_typer(departments_cli, name="departments")
 cli.add_typer(campaign_cli, name="campaign")
 cli.add_typer(codes_cli, name="codes")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(audit_cli, name="audit")
+
+
+DEMO_STAFF_FILE = "demo-staff.txt"
 
 
 class ResultsFormat(StrEnum):
@@ -192,28 +202,103 @@ def codes_issue(
     slug: str,
     group: Annotated[str, typer.Option(help="Rater group key, e.g. citizens")],
     count: Annotated[int, typer.Option(help="How many codes")],
-    out: Annotated[Path, typer.Option(help="CSV file to write; must not exist yet")],
+    out: Annotated[Path | None, typer.Option(help="CSV file to write; must not exist yet")] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(help="PDF of printable slips, ten to an A4 page; must not exist yet"),
+    ] = None,
     target: Annotated[
         str | None, typer.Option(help="Department code, to scope the codes to one target")
     ] = None,
 ) -> None:
-    """Issue codes and write them, once, to a new CSV file. Only hashes are kept."""
-    if out.exists():
-        _fail(f"{out} already exists; codes are written once, to a new file")
-    with _reported_errors(), session_scope() as session:
-        campaign = campaign_service.get_campaign(session, slug)
-        issued = admission_service.issue_codes(
-            session,
-            campaign,
-            hashing_key=_hashing_key(),
-            group_key=group,
-            count=count,
-            target_code=target,
+    """Issue codes and write them, once, to a new CSV file, a PDF of slips, or both.
+
+    Only hashes are kept, so these files are the only copy of the codes: they are created
+    before any code is issued and removed again if the command fails. The slips are drawn
+    after the codes are committed, so a large batch does not hold the database's write lock
+    while it renders; should drawing fail, the batch is revoked.
+    """
+    from app.reports import fonts  # fpdf takes a while to import; only this command needs it
+    from app.reports import slips as slips_report
+
+    files = [path for path in (out, pdf) if path is not None]
+    if not files:
+        _fail("Name a file for the codes: --out FILE.csv, --pdf FILE.pdf, or both")
+    if out is not None and pdf is not None and out.resolve() == pdf.resolve():
+        _fail(f"--out and --pdf both name {out}; give each its own file")
+    for path in files:
+        if path.exists():
+            _fail(f"{path} already exists; codes are written once, to a new file")
+    created: list[Path] = []
+    try:
+        with _reported_errors():
+            if pdf is not None:
+                fonts.find_cjk_font()  # a missing font is reported before any code is issued
+            for path in files:
+                _create_empty_file(path, created)
+            with session_scope() as session:
+                campaign = campaign_service.get_campaign(session, slug)
+                issued = admission_service.issue_codes(
+                    session,
+                    campaign,
+                    hashing_key=_hashing_key(),
+                    group_key=group,
+                    count=count,
+                    target_code=target,
+                )
+                printable = [] if pdf is None else slips_report.slips_for_batch(campaign, issued)
+                if out is not None:
+                    with out.open("w", encoding="utf-8", newline="") as stream:
+                        admission_service.write_codes_csv(issued, stream)
+        if out is not None:
+            typer.echo(f"Batch {issued.batch.id}: {count} codes written to {out}")
+        if pdf is not None:
+            page_count = _write_slips_or_revoke(slug, issued.batch.id, printable, pdf)
+            typer.echo(f"Batch {issued.batch.id}: {count} slips on {page_count} pages in {pdf}")
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _create_empty_file(path: Path, created: list[Path]) -> None:
+    """Create ``path``, which must not exist, and note it in ``created``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("x").close()
+    except OSError as error:
+        _fail(f"Cannot create {path}: {error.strerror or error}")
+    created.append(path)
+
+
+def _write_slips_or_revoke(slug: str, batch_id: int, printable: "list[Slip]", path: Path) -> int:
+    """Draw the batch's slips into ``path``; if that fails, revoke the batch and exit with 1."""
+    from app.reports import slips as slips_report
+
+    try:
+        with path.open("wb") as stream:
+            return slips_report.render_slips_pdf(
+                printable, base_url=get_settings().public_base_url, stream=stream
+            )
+    except Exception as error:
+        problem = (
+            error.translated()
+            if isinstance(error, PingyiError)
+            else f"{type(error).__name__}: {error}"
         )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("x", encoding="utf-8", newline="") as stream:
-            admission_service.write_codes_csv(issued, stream)
-    typer.echo(f"Batch {issued.batch.id}: {count} codes written to {out}")
+    try:
+        with session_scope() as session:
+            campaign = campaign_service.get_campaign(session, slug)
+            admission_service.revoke_batch(session, campaign, batch_id)
+    except Exception as error:  # report both problems, not a traceback
+        _fail(
+            f"Could not write {path} ({problem}), nor revoke batch {batch_id} ({error}). "
+            f"Revoke it with `pingyi codes revoke {slug} --batch {batch_id}`."
+        )
+    _fail(
+        f"Could not write {path} ({problem}). Batch {batch_id} is revoked, so none of its "
+        f"codes can be used; issue a new batch."
+    )
 
 
 @codes_cli.command("list")
@@ -236,8 +321,8 @@ def codes_revoke(slug: str, batch: Annotated[int, typer.Option(help="Batch id")]
     """Revoke a batch: its unused codes stop working. Used codes stay counted."""
     with _reported_errors(), session_scope() as session:
         campaign = campaign_service.get_campaign(session, slug)
-        revoked = admission_service.revoke_batch(session, campaign, batch)
-    typer.echo(f"Batch {batch}: {revoked} unused codes revoked")
+        admission_service.revoke_batch(session, campaign, batch)
+    typer.echo(f"Batch {batch} revoked: its unused codes no longer work")
 
 
 @cli.command("results")
@@ -249,6 +334,7 @@ def results(
     """Write a campaign's results; figures below the threshold are withheld."""
     with _reported_errors(), session_scope() as session:
         campaign = campaign_service.get_campaign(session, slug)
+        results_service.check_releasable(campaign)
         computed = results_service.campaign_results(session, campaign, i18n.current_locale())
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as stream:
@@ -272,11 +358,19 @@ def demo(
         report = demo_service.load_demo(
             session, settings.surveys_dir, _hashing_key(), codes_out, settings.disclosure_threshold
         )
+        accounts = demo_service.demo_accounts(session, settings.var_dir / DEMO_STAFF_FILE)
         unused = demo_service.unused_codes(session, _hashing_key(), codes_out, per_group=show)
         campaign = campaign_service.get_campaign(session, report.slug)
         group_names = {group.key: group.name_zh for group in campaign.rater_groups}
     state = "created" if report.created else "already loaded; kept as it is"
     typer.echo(f"Demo campaign “{report.title}” ({report.slug}): {state}.")
+    if accounts:
+        typer.echo(
+            f"Office console: {settings.public_base_url}/admin/login "
+            f"(passwords kept in {settings.var_dir / DEMO_STAFF_FILE})"
+        )
+        for account in accounts:
+            typer.echo(f"  {account.username:<12} {account.password:<14} {account.note}")
     if not codes_out.exists():
         typer.echo(
             f"{codes_out} does not exist: the demo codes were written once, to the file named "

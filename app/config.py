@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     surveys_dir: Path = PROJECT_ROOT / "surveys"
     public_base_url: str = "http://127.0.0.1:8000"
     database_pool_size: int = Field(default=10, ge=1)
+    pdf_font: Path | None = Field(
+        default=None, description="A CJK font file (.ttf, .otf or .ttc) for PDF output"
+    )
+    pdf_font_index: int = Field(default=0, ge=0, description="The face within a .ttc file")
 
     @field_validator("disclosure_threshold")
     @classmethod

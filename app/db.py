@@ -75,7 +75,8 @@ def _configure_sqlite(engine: Engine) -> None:
     pysqlite's own BEGIN handling defers the BEGIN to the first write, silently, and
     SAVEPOINTs misbehave under it; SQLAlchemy's documented recipe is to emit BEGIN
     ourselves. Writers that begin with their write (the ballot path does) then wait on the
-    busy timeout instead of failing to upgrade a read lock.
+    busy timeout instead of failing to upgrade a read lock; writers that must read first ask
+    for ``execution_options={"sqlite_begin": "IMMEDIATE"}``.
     """
 
     @event.listens_for(engine, "connect")
@@ -90,7 +91,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
 @lru_cache

@@ -2,15 +2,17 @@
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from app.errors import PingyiError
 from app.i18n import N_, gettext
+from app.middleware import is_staff_path
 from app.templating import render
 
 log = logging.getLogger("pingyi.errors")
@@ -53,7 +55,8 @@ def _is_api(request: Request) -> bool:
 
 
 def _error_page(request: Request, status_code: int, message: str) -> Response:
-    return render(request, "error.html", {"message": message}, status_code=status_code)
+    template = "admin/error.html" if is_staff_path(request.url.path) else "error.html"
+    return render(request, template, {"message": message}, status_code=status_code)
 
 
 async def handle_domain_error(request: Request, error: Exception) -> Response:
@@ -61,6 +64,9 @@ async def handle_domain_error(request: Request, error: Exception) -> Response:
         raise error
     if _is_api(request):
         return JSONResponse(error.as_body(), status_code=error.status_code)
+    if error.code == "not_signed_in" and is_staff_path(request.url.path):
+        target = request.url.path if request.method == "GET" else "/admin"
+        return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
     return _error_page(request, error.status_code, error.translated())
 
 

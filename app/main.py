@@ -1,5 +1,6 @@
 """The ASGI application."""
 
+import hmac
 import logging
 
 from fastapi import FastAPI, Request
@@ -8,17 +9,26 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from app import error_handlers
+from app.accounts import pages as account_pages
 from app.admission import api as admission_api
+from app.admission import pages as admission_pages
+from app.audit import pages as audit_pages
 from app.ballots import api as ballot_api
 from app.ballots import pages as ballot_pages
-from app.config import PROJECT_ROOT
+from app.campaigns import pages as campaign_pages
+from app.config import PROJECT_ROOT, get_settings
+from app.departments import pages as department_pages
 from app.middleware import (
     KIB,
     BodySizeLimitMiddleware,
+    CsrfMiddleware,
     LocaleMiddleware,
+    PendingCookiesMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.results import pages as results_pages
+from app.surveys import pages as survey_pages
 from app.templating import render
 
 STATIC_DIR = PROJECT_ROOT / "app" / "static"
@@ -46,8 +56,15 @@ def create_app() -> FastAPI:
         ),
     )
     error_handlers.install(app)
+    settings = get_settings()
     # Added innermost first: Locale wraps everything so even a 413 is in the reader's language.
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(PendingCookiesMiddleware)
+    app.add_middleware(
+        CsrfMiddleware,
+        signing_secret=hmac.new(settings.secret_bytes(), b"pingyi csrf v1", "sha256").hexdigest(),
+        secure=settings.public_base_url.startswith("https:"),
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         limits={"/api/": API_BODY_LIMIT, "/r": RATING_FORM_BODY_LIMIT},
@@ -60,6 +77,16 @@ def create_app() -> FastAPI:
     app.include_router(admission_api.router)
     app.include_router(ballot_api.router)
     app.include_router(ballot_pages.router)
+    for console_router in (
+        account_pages.router,
+        department_pages.router,
+        survey_pages.router,
+        campaign_pages.router,
+        admission_pages.router,
+        results_pages.router,
+        audit_pages.router,
+    ):
+        app.include_router(console_router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

@@ -36,8 +36,25 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+STAFF_PATH_PREFIX = "/admin"
+LANGUAGE_COOKIE = "pingyi_lang"
+
+
+def is_staff_path(path: str) -> bool:
+    return path == STAFF_PATH_PREFIX or path.startswith(STAFF_PATH_PREFIX + "/")
+
+
+def queue_cookie(scope: Scope, set_cookie_header: str) -> None:
+    """Ask :class:`PendingCookiesMiddleware` to add a Set-Cookie header to this response."""
+    scope.setdefault("state", {}).setdefault("pending_cookies", []).append(set_cookie_header)
+
+
 class LocaleMiddleware:
-    """Choose the locale from ``?lang=`` or Accept-Language before anything renders."""
+    """Choose the locale before anything renders.
+
+    Rater pages: ``?lang=``, then Accept-Language; they never read or set a cookie. Office
+    pages also remember the choice in a cookie scoped to ``/admin``.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,10 +63,53 @@ class LocaleMiddleware:
         if scope["type"] == "http":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             explicit = query.get("lang", [None])[0]
+            staff = is_staff_path(scope["path"])
+            if staff and explicit is None:
+                explicit = _cookie(scope, LANGUAGE_COOKIE)
             locale = negotiate_locale(explicit, _header(scope, b"accept-language"))
             set_locale(locale)
             scope.setdefault("state", {})["locale"] = locale
+            if staff and "lang" in query:
+                queue_cookie(
+                    scope,
+                    f"{LANGUAGE_COOKIE}={locale}; Path={STAFF_PATH_PREFIX}; Max-Age=31536000; "
+                    "SameSite=Lax",
+                )
         await self.app(scope, receive, send)
+
+
+class PendingCookiesMiddleware:
+    """Adds the Set-Cookie headers queued during the request (see :func:`queue_cookie`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                pending = scope.get("state", {}).get("pending_cookies", [])
+                if pending:
+                    headers = list(message.get("headers", []))
+                    headers += [(b"set-cookie", value.encode("latin-1")) for value in pending]
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    header = _header(scope, b"cookie")
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 class BodySizeLimitMiddleware:
@@ -201,3 +261,82 @@ class RequestLogMiddleware:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+CSRF_FORM_FIELD = "csrftoken"  # asgi-csrf's default field name, used by the templates
+
+
+def _patch_asgi_csrf_multipart() -> None:
+    """Let asgi-csrf 0.11 read multipart forms with current python-multipart.
+
+    asgi-csrf builds ``FormParser(..., FileClass=...)``, an argument python-multipart removed
+    in 0.0.26 (simonw/asgi-csrf#38), so every multipart POST failed. This parser accepts the
+    old call and keeps asgi-csrf's rule: a file part before the token refuses the form.
+    """
+    import asgi_csrf
+    from python_multipart import FormParser
+
+    class CompatibleFormParser(FormParser):
+        def __init__(
+            self,
+            content_type: str,
+            on_field: Callable[[Any], None] | None,
+            on_file: object = None,
+            on_end: object = None,
+            boundary: bytes | str | None = None,
+            **_removed_options: object,
+        ) -> None:
+            def file_before_token(_file: object) -> None:
+                raise asgi_csrf.FileBeforeToken
+
+            super().__init__(content_type, on_field, file_before_token, None, boundary=boundary)
+
+    asgi_csrf.FormParser = CompatibleFormParser
+
+
+class CsrfMiddleware:
+    """CSRF protection for the office console's forms (asgi-csrf, double-submit cookie).
+
+    Only ``/admin`` is protected: rater pages and the rating API carry no cookie, so there is
+    no ambient authority to forge. The sign-in form is protected even without cookies.
+    """
+
+    def __init__(self, app: ASGIApp, *, signing_secret: str, secure: bool) -> None:
+        from asgi_csrf import asgi_csrf
+
+        _patch_asgi_csrf_multipart()
+        self.app = asgi_csrf(
+            app,
+            signing_secret=signing_secret,
+            cookie_path=STAFF_PATH_PREFIX,
+            cookie_secure=secure,
+            always_protect={STAFF_PATH_PREFIX + "/login"},
+            skip_if_scope=lambda scope: not is_staff_path(scope["path"]),
+            send_csrf_failed=_send_csrf_failed,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+async def _send_csrf_failed(scope: Scope, send: Send, _reason: object) -> None:
+    from app.templating import render_page
+
+    message = gettext(
+        N_(
+            "This form has expired or did not come from this site. "
+            "Go back, reload the page and try again."
+        )
+    )
+    payload = render_page("error.html", {"message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -30,14 +30,32 @@ def _environment() -> Environment:
 templates = Jinja2Templates(env=_environment())
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
-) -> HTMLResponse:
+def _locale_context() -> dict[str, Any]:
     locale = i18n.current_locale()
-    full_context = {
+    return {
         "locale": locale,
         "html_lang": "zh-CN" if locale == "zh_CN" else "en",
         "other_locale": "en" if locale == "zh_CN" else "zh_CN",
+    }
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    full_context = {
+        **_locale_context(),
+        "csrf_token": request.scope.get("csrftoken", _no_csrf_token),
         **(context or {}),
     }
     return templates.TemplateResponse(request, name, full_context, status_code=status_code)
+
+
+def render_page(name: str, context: dict[str, Any] | None = None) -> str:
+    """Render a template outside a request handler (middleware error pages)."""
+    return templates.env.get_template(name).render(
+        {**_locale_context(), "csrf_token": _no_csrf_token, **(context or {})}
+    )
+
+
+def _no_csrf_token() -> str:
+    return ""

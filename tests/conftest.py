@@ -175,3 +175,15 @@ def any_client(any_session: Session) -> Iterator[TestClient]:
 def _reset_locale() -> None:
     """Services translate with the current locale; tests start in the default one."""
     i18n.set_locale(i18n.DEFAULT_LOCALE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with its cheapest parameters: the tests check behaviour, not hashing cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from app.accounts import passwords
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        yield

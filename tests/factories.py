@@ -1,7 +1,7 @@
 """Typed factories for test data. Each returns what it made, flushed, in the given session."""
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,9 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
 from app.departments.models import Department
 from app.surveys.schemas import Questionnaire
+
+if TYPE_CHECKING:
+    from app.accounts.models import StaffUser
 
 HASHING_KEY = codes.hashing_key(b"test-secret-key")
 _sequence = itertools.count(1)
@@ -143,3 +146,25 @@ def evaluation_count(session: Session, campaign: Campaign | None = None) -> int:
     if campaign is not None:
         query = query.where(Evaluation.campaign_id == campaign.id)
     return session.scalar(query) or 0
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def make_staff(
+    session: Session,
+    *,
+    role: str = "admin",
+    department: Department | None = None,
+    username: str | None = None,
+) -> "StaffUser":
+    from app.accounts import service as account_service
+    from app.accounts.models import Role
+
+    return account_service.create_user(
+        session,
+        username=username or f"{role}{next(_sequence)}",
+        password=STAFF_PASSWORD,
+        role=Role(role),
+        department_code=department.code if department else None,
+    )

@@ -237,11 +237,11 @@ class TestMissingInputFile:
         "command", [["departments", "import"], ["campaign", "create"]], ids=" ".join
     )
     def test_missing_file_is_a_usage_error_naming_it(
-        self, tmp_path: Path, command: list[str]
+        self, tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        missing = tmp_path / "missing-input"
+        monkeypatch.chdir(tmp_path)  # a short relative name, so the error box shows it whole
 
-        result = run(*command, str(missing))
+        result = run(*command, "missing-input")
 
         assert result.exit_code == 2
         assert isinstance(result.exception, SystemExit), result.exception
@@ -632,12 +632,16 @@ class TestDemo:
         assert len(set(every_code)) == len(every_code)
         assert set(code_statuses(demo_database, every_code)) == {CodeStatus.UNUSED}
 
-    def test_campaign_is_open_with_sample_ballots_from_codes_not_in_the_file(
+    def test_campaigns_have_sample_ballots_from_codes_not_in_the_file(
         self, demo_database: Engine, first_run: tuple[Result, Path]
     ) -> None:
-        sample_ballots = sum(demo_service.SAMPLE_BALLOTS_PER_GROUP.values())
+        sample_ballots = sum(demo_service.SAMPLE_BALLOTS_PER_GROUP.values()) + sum(
+            demo_service.PAST_SAMPLE_BALLOTS_PER_GROUP.values()
+        )
+        past = demo_service.demo_spec("campaign-2025.yaml").slug
 
         assert status_of(demo_database, demo_service.demo_spec().slug) == CampaignStatus.OPEN
+        assert status_of(demo_database, past) == CampaignStatus.PUBLISHED
         evaluations, _, _ = row_counts(demo_database)
         assert evaluations >= 3 * sample_ballots  # each sample rater rates at least 3 targets
         with Session(demo_database) as session:
@@ -652,8 +656,12 @@ class TestDemo:
         self, first_run: tuple[Result, Path], tmp_path: Path
     ) -> None:
         out = tmp_path / "demo.json"
+        slug = demo_service.demo_spec().slug
+        refused = run("results", slug, "--out", str(out))
+        assert refused.exit_code == 1  # not while raters can still submit
+        run_ok("campaign", "close", slug)
 
-        run_ok("results", demo_service.demo_spec().slug, "--out", str(out))
+        run_ok("results", slug, "--out", str(out))
 
         targets = json.loads(out.read_text(encoding="utf-8"))["targets"]
         shown = [group["evaluations"] for t in targets for group in t["groups"]]

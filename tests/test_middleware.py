@@ -113,3 +113,47 @@ class TestOpenApi:
         ballots = schema["paths"]["/api/v1/ballots"]["post"]["responses"]
         assert {"201", "403", "409", "413", "422"} <= set(ballots)
         assert client.get("/docs").status_code == 404
+
+
+class TestCsrfOnFileUploads:
+    """Console uploads are multipart: the token must come first, before any file."""
+
+    def _signed_in(self, client: TestClient, session: Session) -> str:
+        from tests.console import csrf_token, sign_in
+        from tests.factories import make_staff
+
+        sign_in(client, make_staff(session).username)
+        return csrf_token(client, "/admin")
+
+    def test_file_after_the_token_passes_the_check(
+        self, client: TestClient, session: Session
+    ) -> None:
+        token = self._signed_in(client, session)
+
+        response = client.post(
+            "/admin/logout",
+            data={"csrftoken": token},
+            files={"upload": ("a.csv", b"x,y\n", "text/csv")},
+            follow_redirects=False,
+        )
+
+        assert response.status_code == 303
+
+    def test_file_before_the_token_is_refused(self, client: TestClient, session: Session) -> None:
+        token = self._signed_in(client, session)
+        boundary = "pingyiboundary"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload"; filename="a.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\nx,y\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrftoken"\r\n\r\n{token}\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+
+        response = client.post(
+            "/admin/logout",
+            content=body,
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+            follow_redirects=False,
+        )
+
+        assert response.status_code == 403

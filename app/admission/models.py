@@ -47,3 +47,17 @@ class AdmissionCode(Base):
         string_enum(CodeStatus, name="code_status", length=8),
         default=CodeStatus.UNUSED,
     )
+
+
+class PendingCodes(Base):
+    """A new batch's codes, encrypted with a key derived from the server secret, until the
+    office has downloaded them once as CSV and once as PDF (or they expire); then deleted.
+    """
+
+    __tablename__ = "pending_code_downloads"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("code_batches.id"), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    csv_taken: Mapped[bool] = mapped_column(default=False)
+    pdf_taken: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

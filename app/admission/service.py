@@ -1,4 +1,7 @@
-"""Admission codes: issuing batches, revoking them, and admitting a rater with a code."""
+"""Admission codes: issuing batches, revoking them, and admitting a rater with a code.
+
+Turnout figures are in ``app.admission.turnout``; a new batch's codes awaiting their one-time
+download are in ``app.admission.pending``."""
 
 import csv
 from collections.abc import Sequence
@@ -118,18 +121,21 @@ def list_batches(session: Session, campaign: Campaign) -> Sequence[CodeBatch]:
     ).all()
 
 
-def revoke_batch(session: Session, campaign: Campaign, batch_id: int) -> int:
-    """Revoke a batch's unused codes; returns how many were revoked. Used codes stay used."""
+def revoke_batch(session: Session, campaign: Campaign, batch_id: int) -> None:
+    """Revoke a batch's unused codes; used codes stay used.
+
+    Deliberately returns nothing: how many codes were still unused is the batch's size minus
+    its turnout, which may be below the disclosure threshold.
+    """
     batch = session.get(CodeBatch, batch_id)
     if batch is None or batch.campaign_id != campaign.id:
         raise NotFound(name=f"{campaign.slug}/batch {batch_id}")
     batch.revoked = True
-    result = session.execute(
+    session.execute(
         update(AdmissionCode)
         .where(AdmissionCode.batch_id == batch.id, AdmissionCode.status == CodeStatus.UNUSED)
         .values(status=CodeStatus.REVOKED)
     )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 def code_hash(hashing_key: bytes, code_text: str) -> bytes:

@@ -1,5 +1,6 @@
 """The rating page (``/r``): enter a code, rate, review, submit. Works without JavaScript."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.admission import service as admission_service
-from app.admission.service import Admission
 from app.ballots import service as ballot_service
 from app.ballots.flow import (
     ANSWER_FIELD_PREFIX,
@@ -25,7 +25,7 @@ from app.ballots.flow import (
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import InvalidInput, PingyiError
 from app.i18n import current_locale, gettext
-from app.surveys.schemas import NOT_APPLICABLE_LABEL
+from app.surveys.schemas import NOT_APPLICABLE_LABEL, Item, Questionnaire
 from app.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -135,9 +135,7 @@ def _render_step(
         "campaign_title": admission.campaign.title_for(locale),
         "group_name": admission.rater_group.name_for(locale),
         "single_target": flow.single_target,
-        "not_applicable_value": NOT_APPLICABLE_VALUE,
-        "not_applicable_label": NOT_APPLICABLE_LABEL.get(locale),
-        "answer_prefix": ANSWER_FIELD_PREFIX,
+        **questionnaire_context(admission.questionnaire, admission.items),
     }
     names = {
         target.department.code: target.department.name_for(locale) for target in admission.targets
@@ -153,7 +151,7 @@ def _render_step(
             for target in admission.targets
         ]
         return render(request, "rate/choose.html", context)
-    items = [_item_view(admission, item_id) for item_id in flow.item_ids]
+    items = context["items"]
     if step.name == REVIEW:
         context["reviewed"] = [
             {
@@ -177,28 +175,41 @@ def _render_step(
 
     index = step.target_index or 0
     target = flow.draft.chosen[index]
-    comment_spec = admission.questionnaire.comment
     context.update(
         {
             "target_name": names[target],
             "position": index + 1,
             "total": len(flow.draft.chosen),
-            "items": items,
             "answers": flow.draft.answers.get(target, {}),
             "missing": set(step.missing),
             "comment": flow.draft.comments.get(target, ""),
-            "comment_prompt": comment_spec.prompt.get(locale) if comment_spec else None,
-            "comment_max_length": comment_spec.max_length if comment_spec else 0,
             "is_last": index + 1 == len(flow.draft.chosen),
         }
     )
     return render(request, "rate/target.html", context, status_code=422 if step.missing else 200)
 
 
-def _item_view(admission: Admission, item_id: str) -> dict[str, Any]:
+def questionnaire_context(questionnaire: Questionnaire, items: Sequence[Item]) -> dict[str, Any]:
+    """What a rating step shows of the questionnaire, in the current locale: the items a rater
+    group sees with their levels, the 不了解 choice and the comment prompt.
+
+    The console's questionnaire preview renders ``rate/target.html`` with this too, so that it
+    shows exactly what raters see.
+    """
     locale = current_locale()
-    questionnaire = admission.questionnaire
-    item = next(item for item in questionnaire.items if item.id == item_id)
+    comment_spec = questionnaire.comment
+    return {
+        "items": [item_view(questionnaire, item) for item in items],
+        "not_applicable_value": NOT_APPLICABLE_VALUE,
+        "not_applicable_label": NOT_APPLICABLE_LABEL.get(locale),
+        "answer_prefix": ANSWER_FIELD_PREFIX,
+        "comment_prompt": comment_spec.prompt.get(locale) if comment_spec else None,
+        "comment_max_length": comment_spec.max_length if comment_spec else 0,
+    }
+
+
+def item_view(questionnaire: Questionnaire, item: Item) -> dict[str, Any]:
+    locale = current_locale()
     return {
         "id": item.id,
         "text": item.text.get(locale),

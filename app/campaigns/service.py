@@ -1,16 +1,23 @@
-"""Campaigns: creation from a spec, lifecycle, and reading their frozen questionnaire."""
+"""Campaigns: creation from a spec, editing a draft, lifecycle, and their frozen questionnaire."""
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.admission import models as admission_models
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
 from app.campaigns.schemas import CampaignSpec, TargetCategories
 from app.departments.models import Department
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.i18n import N_, gettext
-from app.surveys.schemas import Questionnaire
+from app.surveys.schemas import Questionnaire, RaterGroupDefinition
+
+RESERVED_SLUGS = frozenset({"new"})  # /admin/campaigns/new is the creation form
+TITLE_MAX_LENGTH = 200  # the title columns' length; the spec's LocalizedText allows more
 
 STATUS_NAMES = {
     CampaignStatus.DRAFT: N_("a draft"),
@@ -78,19 +85,18 @@ def create_campaign(
     *,
     default_threshold: int,
 ) -> Campaign:
+    if spec.slug in RESERVED_SLUGS:
+        raise InvalidInput(
+            N_("“%(slug)s” cannot be a campaign's slug: the console uses that address."),
+            field="slug",
+            slug=spec.slug,
+        )
+    _check_titles(spec)
     if session.scalar(select(Campaign.id).where(Campaign.slug == spec.slug)) is not None:
         raise InvalidInput(
             N_("A campaign with the slug “%(slug)s” already exists."), field="slug", slug=spec.slug
         )
-    declared = {group.key: group for group in questionnaire.rater_groups}
-    for index, group_spec in enumerate(spec.rater_groups):
-        if group_spec.key not in declared:
-            raise InvalidInput(
-                N_("Rater group “%(key)s” is not declared by questionnaire “%(questionnaire)s”."),
-                field=f"rater_groups[{index}].key",
-                key=group_spec.key,
-                questionnaire=questionnaire.id,
-            )
+    declared = _declared_groups(spec, questionnaire)
     departments = _select_targets(session, spec.targets)
 
     campaign = Campaign(
@@ -120,6 +126,32 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def _check_titles(spec: CampaignSpec) -> None:
+    for field, title in (("title_zh", spec.title.zh), ("title_en", spec.title.en)):
+        if len(title) > TITLE_MAX_LENGTH:
+            raise InvalidInput(
+                N_("A campaign's title has at most %(maximum)s characters."),
+                field=field,
+                maximum=TITLE_MAX_LENGTH,
+            )
+
+
+def _declared_groups(
+    spec: CampaignSpec, questionnaire: Questionnaire
+) -> dict[str, RaterGroupDefinition]:
+    """The questionnaire's rater groups by key, refusing a spec group it does not declare."""
+    declared = {group.key: group for group in questionnaire.rater_groups}
+    for index, group_spec in enumerate(spec.rater_groups):
+        if group_spec.key not in declared:
+            raise InvalidInput(
+                N_("Rater group “%(key)s” is not declared by questionnaire “%(questionnaire)s”."),
+                field=f"rater_groups[{index}].key",
+                key=group_spec.key,
+                questionnaire=questionnaire.id,
+            )
+    return declared
 
 
 def _select_targets(
@@ -159,10 +191,219 @@ def _select_targets(
     return departments
 
 
-def transition(session: Session, campaign: Campaign, action: str) -> Campaign:
-    required, result, refusal = TRANSITIONS[action]
+def transition_refusal(campaign: Campaign, action: str) -> TransitionRefused | None:
+    """Why ``action`` is not possible in the campaign's current status, or None if it is."""
+    required, _, refusal = TRANSITIONS[action]
     if campaign.status != required:
-        raise TransitionRefused(refusal, slug=campaign.slug, status=STATUS_NAMES[campaign.status])
-    campaign.status = result
+        return TransitionRefused(refusal, slug=campaign.slug, status=STATUS_NAMES[campaign.status])
+    return None
+
+
+def transition(session: Session, campaign: Campaign, action: str) -> Campaign:
+    refusal = transition_refusal(campaign, action)
+    if refusal is not None:
+        raise refusal
+    campaign.status = TRANSITIONS[action][1]
     session.flush()
     return campaign
+
+
+@dataclass(frozen=True)
+class CampaignOverview:
+    """A campaign with the sizes the console's list shows."""
+
+    campaign: Campaign
+    target_count: int
+    rater_group_count: int
+
+
+def campaign_overviews(session: Session) -> list[CampaignOverview]:
+    """Every campaign, newest first, with its number of targets and of rater groups."""
+    target_counts: dict[int, int] = {
+        campaign_id: count
+        for campaign_id, count in session.execute(
+            select(Target.campaign_id, func.count()).group_by(Target.campaign_id)
+        )
+    }
+    group_counts: dict[int, int] = {
+        campaign_id: count
+        for campaign_id, count in session.execute(
+            select(RaterGroup.campaign_id, func.count()).group_by(RaterGroup.campaign_id)
+        )
+    }
+    return [
+        CampaignOverview(
+            campaign=campaign,
+            target_count=target_counts.get(campaign.id, 0),
+            rater_group_count=group_counts.get(campaign.id, 0),
+        )
+        for campaign in list_campaigns(session)
+    ]
+
+
+def anonymity_locked(session: Session, campaign: Campaign) -> bool:
+    """Whether any code batch exists for the campaign (revoked ones included).
+
+    From then on the disclosure threshold, the rater groups and the targets may not change
+    (DESIGN.md rule 8): raters were admitted under them, and narrowing who is counted
+    afterwards could single them out.
+    """
+    batch = admission_models.CodeBatch
+    return (
+        session.scalar(select(batch.id).where(batch.campaign_id == campaign.id).limit(1))
+        is not None
+    )
+
+
+NOT_A_DRAFT = N_(
+    "Campaign “%(slug)s” cannot be edited: it is %(status)s. Only a draft can be edited."
+)
+LOCKED_MESSAGES = {
+    "disclosure_threshold": N_(
+        "The disclosure threshold cannot be changed: codes have already been issued for this "
+        "campaign."
+    ),
+    "rater_groups": N_(
+        "The rater groups cannot be changed: codes have already been issued for this campaign."
+    ),
+    "targets": N_(
+        "The departments rated cannot be changed: codes have already been issued for this campaign."
+    ),
+}
+
+
+def check_editable(campaign: Campaign) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise TransitionRefused(
+            NOT_A_DRAFT, slug=campaign.slug, status=STATUS_NAMES[campaign.status]
+        )
+
+
+def update_campaign(session: Session, campaign: Campaign, spec: CampaignSpec) -> dict[str, Any]:
+    """Apply an edited spec to a draft campaign; returns what changed, for the audit trail.
+
+    Title, dates and rater group weights may change while the campaign is a draft. The
+    anonymity settings (disclosure threshold, which rater groups, which targets) may change
+    only until the first code is issued: afterwards a spec that would change them is refused
+    as a whole. ``spec.disclosure_threshold`` None keeps the current threshold. The slug and
+    the questionnaire never change.
+    """
+    # On PostgreSQL, issuing a batch takes a key-share lock on the campaign row; this waits
+    # for any such transaction, so the check below sees its batch.
+    session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+    check_editable(campaign)
+    questionnaire = questionnaire_of(campaign)
+    if spec.slug != campaign.slug:
+        raise InvalidInput(N_("The slug of a campaign cannot be changed."), field="slug")
+    if spec.questionnaire != questionnaire.id:
+        raise InvalidInput(
+            N_("The questionnaire of a campaign cannot be changed."), field="questionnaire"
+        )
+    _check_titles(spec)
+    declared = _declared_groups(spec, questionnaire)
+    departments = _select_targets(session, spec.targets)
+    threshold = (
+        campaign.disclosure_threshold
+        if spec.disclosure_threshold is None
+        else spec.disclosure_threshold
+    )
+
+    current_keys = [group.key for group in campaign.rater_groups]
+    new_keys = [group.key for group in spec.rater_groups]
+    current_codes = {target.department.code for target in campaign.targets}
+    new_codes = {department.code for department in departments}
+    anonymity_changes = {
+        "disclosure_threshold": threshold != campaign.disclosure_threshold,
+        "rater_groups": set(new_keys) != set(current_keys),
+        "targets": new_codes != current_codes,
+    }
+    if any(anonymity_changes.values()) and anonymity_locked(session, campaign):
+        field = next(name for name, changed in anonymity_changes.items() if changed)
+        raise InvalidInput(LOCKED_MESSAGES[field], field=field)
+
+    changes: dict[str, Any] = {}
+    for name, value in (
+        ("title_zh", spec.title.zh),
+        ("title_en", spec.title.en),
+        ("starts_on", spec.starts_on),
+        ("ends_on", spec.ends_on),
+        ("disclosure_threshold", threshold),
+    ):
+        old = getattr(campaign, name)
+        if old != value:
+            changes[name] = {"from": _json_value(old), "to": _json_value(value)}
+            setattr(campaign, name, value)
+    changes.update(_update_rater_groups(session, campaign, spec, declared))
+    changes.update(_update_targets(session, campaign, departments))
+    session.flush()
+    return changes
+
+
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _update_rater_groups(
+    session: Session,
+    campaign: Campaign,
+    spec: CampaignSpec,
+    declared: dict[str, RaterGroupDefinition],
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    existing = {group.key: group for group in campaign.rater_groups}
+    wanted = {group_spec.key for group_spec in spec.rater_groups}
+    removed = [key for key in existing if key not in wanted]
+    added = [group_spec.key for group_spec in spec.rater_groups if group_spec.key not in existing]
+    weights: dict[str, Any] = {}
+    groups: list[RaterGroup] = []
+    for position, group_spec in enumerate(spec.rater_groups):
+        group = existing.get(group_spec.key)
+        if group is None:
+            definition = declared[group_spec.key]
+            group = RaterGroup(
+                key=group_spec.key,
+                name_zh=definition.name.zh,
+                name_en=definition.name.en,
+                weight=group_spec.weight,
+                position=position,
+            )
+        elif group.weight != group_spec.weight:
+            weights[group.key] = {"from": group.weight, "to": group_spec.weight}
+            group.weight = group_spec.weight
+        group.position = position
+        groups.append(group)
+    for key in removed:
+        session.delete(existing[key])
+    campaign.rater_groups = groups
+    if added:
+        changes["rater_groups_added"] = added
+    if removed:
+        changes["rater_groups_removed"] = removed
+    if weights:
+        changes["weights"] = weights
+    return changes
+
+
+def _update_targets(
+    session: Session, campaign: Campaign, departments: list[Department]
+) -> dict[str, Any]:
+    existing = {target.department_id: target for target in campaign.targets}
+    wanted = {department.id for department in departments}
+    if wanted == set(existing):
+        return {}
+    removed = [target for department_id, target in existing.items() if department_id not in wanted]
+    targets: list[Target] = []
+    for position, department in enumerate(departments):
+        target = existing.get(department.id) or Target(department=department)
+        target.position = position
+        targets.append(target)
+    for target in removed:
+        session.delete(target)
+    campaign.targets = targets
+    changes: dict[str, Any] = {}
+    added_codes = [d.code for d in departments if d.id not in existing]
+    if added_codes:
+        changes["targets_added"] = added_codes
+    if removed:
+        changes["targets_removed"] = [target.department.code for target in removed]
+    return changes

@@ -1,11 +1,13 @@
-"""A demo district: twelve departments, an open campaign, codes, and sample ballots.
+"""A demo district: twelve departments, last year's published campaign, this year's open one.
 
-The sample ballots come from a separate batch of codes that is never written out, so every
-code in the demo codes file is still unused when the demo is first loaded.
+The sample ballots come from separate batches of codes that are never written out, so every
+code in the demo codes file is still unused when the demo is first loaded. Last year's
+campaign is closed and published, so results can be shown; this year's stays open for rating.
 """
 
 import csv
 import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import strict_yaml
+from app.accounts import service as account_service
+from app.accounts.models import Role, StaffUser
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
+from app.audit import service as audit_service
 from app.ballots import service as ballot_service
 from app.ballots.schemas import BallotIn, EvaluationIn
 from app.campaigns import service as campaign_service
@@ -28,6 +33,7 @@ from app.surveys.schemas import Questionnaire
 DEMO_DIR = Path(__file__).resolve().parent
 CODES_PER_GROUP = 60
 SAMPLE_BALLOTS_PER_GROUP = {"citizens": 40, "enterprises": 24, "cadres": 30}
+PAST_SAMPLE_BALLOTS_PER_GROUP = {"citizens": 90, "enterprises": 45, "cadres": 60}
 SAMPLE_SEED = 2026
 
 
@@ -38,9 +44,10 @@ class DemoReport:
     created: bool
 
 
-def demo_spec() -> CampaignSpec:
+def demo_spec(file_name: str = "campaign.yaml") -> CampaignSpec:
+    """This year's open demo campaign, or another spec kept beside it."""
     return CampaignSpec.model_validate(
-        strict_yaml.safe_load((DEMO_DIR / "campaign.yaml").read_text(encoding="utf-8"))
+        strict_yaml.safe_load((DEMO_DIR / file_name).read_text(encoding="utf-8"))
     )
 
 
@@ -58,6 +65,7 @@ def load_demo(
 
     department_service.import_csv(session, (DEMO_DIR / "departments.csv").read_bytes())
     questionnaire = survey_service.find_template(surveys_dir, spec.questionnaire)
+    _load_past_campaign(session, questionnaire, hashing_key, default_threshold)
     campaign = campaign_service.create_campaign(
         session, spec, questionnaire, default_threshold=default_threshold
     )
@@ -77,19 +85,46 @@ def load_demo(
             )
             writer.writerows((campaign.slug, group.key, "", code) for code in issued.codes)
 
-    _submit_sample_ballots(session, campaign, questionnaire, hashing_key)
+    _submit_sample_ballots(
+        session, campaign, questionnaire, hashing_key, SAMPLE_BALLOTS_PER_GROUP, SAMPLE_SEED
+    )
     return DemoReport(slug=campaign.slug, title=campaign.title_zh, created=True)
 
 
+def _load_past_campaign(
+    session: Session, questionnaire: Questionnaire, hashing_key: bytes, default_threshold: int
+) -> None:
+    """Last year's campaign: rated by more raters, closed and published."""
+    campaign = campaign_service.create_campaign(
+        session, demo_spec("campaign-2025.yaml"), questionnaire, default_threshold=default_threshold
+    )
+    campaign_service.transition(session, campaign, "open")
+    _submit_sample_ballots(
+        session,
+        campaign,
+        questionnaire,
+        hashing_key,
+        PAST_SAMPLE_BALLOTS_PER_GROUP,
+        SAMPLE_SEED - 1,
+    )
+    campaign_service.transition(session, campaign, "close")
+    campaign_service.transition(session, campaign, "publish")
+
+
 def _submit_sample_ballots(
-    session: Session, campaign: Campaign, questionnaire: Questionnaire, hashing_key: bytes
+    session: Session,
+    campaign: Campaign,
+    questionnaire: Questionnaire,
+    hashing_key: bytes,
+    ballots_per_group: dict[str, int],
+    seed: int,
 ) -> None:
     """Plausible ratings: each department has its own standing, each rater knows a few."""
-    generator = random.Random(SAMPLE_SEED)  # noqa: S311 - demo data, not security
+    generator = random.Random(seed)  # noqa: S311 - demo data, not security
     targets = [target.department.code for target in campaign.targets]
     standing = {code: generator.uniform(0.45, 0.9) for code in targets}
     for group in campaign.rater_groups:
-        count = SAMPLE_BALLOTS_PER_GROUP.get(group.key, 0)
+        count = ballots_per_group.get(group.key, 0)
         if not count:
             continue
         issued = admission_service.issue_codes(
@@ -134,3 +169,59 @@ def unused_codes(
             if status == CodeStatus.UNUSED:
                 group_codes.append(row["code"])
     return found
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    note: str
+
+
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "", "评议办管理员 office administrator"),
+    ("auditor", "auditor", "", "审计员 auditor (read-only)"),
+    ("liaison-spj", "liaison", "SPJ", "区行政审批局联络员 liaison of SPJ"),
+)
+
+
+def demo_accounts(session: Session, credentials_file: Path) -> list[DemoAccount]:
+    """Demo staff accounts with generated passwords, kept (mode 600) in ``credentials_file``.
+
+    Created once; later runs read the passwords back from the file, so ``make run`` can always
+    print where to sign in. An account that already exists without a recorded password (made
+    with ``pingyi user create``) is left alone and not listed.
+    """
+    recorded: dict[str, str] = {}
+    if credentials_file.exists():
+        for line in credentials_file.read_text(encoding="utf-8").splitlines():
+            username, _, password = line.partition("\t")
+            if username and password:
+                recorded[username] = password
+    accounts: list[DemoAccount] = []
+    for username, role, department_code, note in DEMO_ACCOUNTS:
+        existing = session.scalar(select(StaffUser).where(StaffUser.username == username))
+        if existing is None:
+            password = recorded.get(username) or secrets.token_urlsafe(9)
+            account_service.create_user(
+                session,
+                username=username,
+                password=password,
+                role=Role(role),
+                display_name=note.split(" ")[0],
+                department_code=department_code or None,
+            )
+            audit_service.record(
+                session, actor="demo", action="user_create", object=f"user:{username}"
+            )
+            recorded[username] = password
+        elif username not in recorded:
+            continue
+        accounts.append(DemoAccount(username, recorded[username], role, note))
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.touch(mode=0o600, exist_ok=True)
+    credentials_file.write_text(
+        "".join(f"{name}\t{password}\n" for name, password in recorded.items()), encoding="utf-8"
+    )
+    return accounts

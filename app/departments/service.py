@@ -9,9 +9,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.departments.models import Department
+from app.departments.models import (
+    CATEGORY_MAX_LENGTH,
+    CODE_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    Department,
+)
 from app.departments.schemas import DepartmentIn
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.i18n import N_
 
 HEADER_ALIASES = {
@@ -160,3 +165,101 @@ def _decode(content: bytes) -> str:
         except UnicodeDecodeError:
             problems.append(LineProblem(number, NOT_UTF8))
     raise DepartmentImportInvalid(problems)
+
+
+class DepartmentInvalid(InvalidInput):
+    """A department's fields break the rules; ``problems`` holds one error per bad field."""
+
+    message = N_("Please correct the marked fields.")
+
+    def __init__(self, problems: list[InvalidInput]) -> None:
+        self.problems = problems
+        super().__init__(field=problems[0].field if problems else None)
+
+
+FIELD_RULES = {  # field: (what a valid value looks like, its maximum length)
+    "code": (
+        N_("A code has 1 to %(maximum)s letters, digits, dashes or underscores."),
+        CODE_MAX_LENGTH,
+    ),
+    "name": (N_("A name is required, at most %(maximum)s characters."), NAME_MAX_LENGTH),
+    "category": (
+        N_("A category is required, at most %(maximum)s characters."),
+        CATEGORY_MAX_LENGTH,
+    ),
+    "name_en": (N_("The English name has at most %(maximum)s characters."), NAME_MAX_LENGTH),
+}
+
+
+def get_department(session: Session, code: str) -> Department:
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound(name=code)
+    return department
+
+
+def departments_by_category(session: Session) -> list[tuple[str, list[Department]]]:
+    """Every department, grouped by category; categories and codes in order."""
+    grouped: dict[str, list[Department]] = {}
+    ordered = session.scalars(select(Department).order_by(Department.category, Department.code))
+    for department in ordered:
+        grouped.setdefault(department.category, []).append(department)
+    return list(grouped.items())
+
+
+def categories(session: Session) -> list[str]:
+    return list(
+        session.scalars(select(Department.category).distinct().order_by(Department.category))
+    )
+
+
+def create_department(
+    session: Session, *, code: str, name: str, category: str, name_en: str | None = None
+) -> Department:
+    """Add one department; its code must be new."""
+    checked = _checked(code=code, name=name, category=category, name_en=name_en)
+    taken = session.scalar(select(Department.id).where(Department.code == checked.code))
+    if taken is not None:
+        raise InvalidInput(
+            N_("A department with the code “%(code)s” exists already."),
+            field="code",
+            code=checked.code,
+        )
+    department = Department(**checked.model_dump())
+    session.add(department)
+    session.flush()
+    return department
+
+
+def update_department(
+    session: Session, code: str, *, name: str, category: str, name_en: str | None = None
+) -> list[str]:
+    """Change a department's names and category (its code stays); returns the changed fields."""
+    department = get_department(session, code)
+    checked = _checked(code=department.code, name=name, category=category, name_en=name_en)
+    changed = []
+    for field in ("name", "name_en", "category"):
+        value = getattr(checked, field)
+        if getattr(department, field) != value:
+            setattr(department, field, value)
+            changed.append(field)
+    session.flush()
+    return changed
+
+
+def _checked(*, code: str, name: str, category: str, name_en: str | None) -> DepartmentIn:
+    """The fields as a valid DepartmentIn (an empty English name means none), or every problem."""
+    record = {"code": code, "name": name, "category": category, "name_en": name_en}
+    if not (name_en or "").strip():
+        record["name_en"] = None
+    try:
+        return DepartmentIn.model_validate(record)
+    except ValidationError as error:
+        fields = {str(detail["loc"][0]) for detail in error.errors() if detail["loc"]}
+        raise DepartmentInvalid(
+            [
+                InvalidInput(rule, field=field, maximum=maximum)
+                for field, (rule, maximum) in FIELD_RULES.items()
+                if field in fields
+            ]
+        ) from None

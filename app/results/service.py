@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from app.ballots.models import Evaluation
 from app.campaigns import service as campaign_service
-from app.campaigns.models import Campaign, RaterGroup, Target
-from app.i18n import Locale
+from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
+from app.errors import PingyiError
+from app.i18n import N_, Locale
 from app.results.schemas import (
     CampaignResults,
     GroupResult,
@@ -40,6 +41,24 @@ def half_up(value: Fraction, decimals: int) -> float:
     """Round an exact value half up (四舍五入), the rule official bulletins use."""
     exact = Decimal(value.numerator) / Decimal(value.denominator)
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+RELEASABLE_STATUSES = (CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
+
+
+class ResultsNotReleasable(PingyiError):
+    status_code = 409
+    code = "results_not_releasable"
+    message = N_(
+        "The results of “%(slug)s” can be seen once the campaign is closed. Figures that change "
+        "while raters submit would let anyone compare them before and after one person rated."
+    )
+
+
+def check_releasable(campaign: Campaign) -> None:
+    """Results leave the database only for a closed or published campaign (no differencing)."""
+    if campaign.status not in RELEASABLE_STATUSES:
+        raise ResultsNotReleasable(slug=campaign.slug)
 
 
 def campaign_results(session: Session, campaign: Campaign, locale: Locale) -> CampaignResults:

@@ -1,15 +1,19 @@
 """Loading and checking questionnaire templates."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app import strict_yaml
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.i18n import N_
+from app.surveys.models import QuestionnaireTemplate
 from app.surveys.schemas import REFERENCE_ERROR_TYPE, Questionnaire
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml")
@@ -96,3 +100,85 @@ def _subject(location: list[str | int], data: Mapping[str, Any]) -> str:
         named = f"item '{item_id}'" if item_id else f"item #{index + 1}"
         return f"{named}, {field}"
     return ".".join(str(part) for part in location) or "file"
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """A questionnaire a campaign can be created from: a shipped file or an upload."""
+
+    reference: str  # "file:<name>" or "upload:<id>"
+    questionnaire: Questionnaire
+    source: str  # the YAML text
+
+    @property
+    def shipped(self) -> bool:
+        return self.reference.startswith("file:")
+
+
+def save_upload(
+    session: Session, text: str, *, source_name: str, uploaded_by: str, surveys_dir: Path
+) -> QuestionnaireTemplate:
+    """Check an uploaded template and keep it; refuses an id and version already taken."""
+    questionnaire = parse_questionnaire_text(text, source_name)
+    taken = session.scalar(
+        select(QuestionnaireTemplate.id).where(
+            QuestionnaireTemplate.key == questionnaire.id,
+            QuestionnaireTemplate.version == questionnaire.version,
+        )
+    )
+    shipped = any(
+        choice.questionnaire.id == questionnaire.id
+        and choice.questionnaire.version == questionnaire.version
+        for choice in shipped_templates(surveys_dir)
+    )
+    if taken is not None or shipped:
+        raise QuestionnaireInvalid(
+            source_name,
+            [
+                f"questionnaire '{questionnaire.id}' version {questionnaire.version} exists "
+                "already; raise the version to upload a revision"
+            ],
+        )
+    template = QuestionnaireTemplate(
+        key=questionnaire.id,
+        version=questionnaire.version,
+        title_zh=questionnaire.title.zh,
+        source=text,
+        uploaded_by=uploaded_by,
+    )
+    session.add(template)
+    session.flush()
+    return template
+
+
+def shipped_templates(surveys_dir: Path) -> list[TemplateChoice]:
+    return [
+        TemplateChoice(
+            reference=f"file:{path.name}",
+            questionnaire=load_questionnaire(path),
+            source=path.read_text(encoding="utf-8"),
+        )
+        for path in template_paths(surveys_dir)
+    ]
+
+
+def all_templates(session: Session, surveys_dir: Path) -> list[TemplateChoice]:
+    """Shipped templates, then uploads, newest first."""
+    uploads = session.scalars(
+        select(QuestionnaireTemplate).order_by(QuestionnaireTemplate.id.desc())
+    )
+    return shipped_templates(surveys_dir) + [
+        TemplateChoice(
+            reference=f"upload:{upload.id}",
+            questionnaire=parse_questionnaire_text(upload.source, f"upload {upload.id}"),
+            source=upload.source,
+        )
+        for upload in uploads
+    ]
+
+
+def template_by_reference(session: Session, surveys_dir: Path, reference: str) -> TemplateChoice:
+    for choice in all_templates(session, surveys_dir):
+        if choice.reference == reference:
+            return choice
+    raise NotFound(name=reference)

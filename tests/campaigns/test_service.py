@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import i18n
+from app.admission import service as admission_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec
@@ -16,7 +17,7 @@ from app.config import MINIMUM_DISCLOSURE_THRESHOLD
 from app.departments.models import Department
 from app.errors import InvalidInput, InvalidTransition
 from app.surveys.schemas import Questionnaire
-from tests.factories import make_department, small_questionnaire
+from tests.factories import issue_codes, make_department, small_questionnaire
 
 DEFAULT_THRESHOLD = 7
 
@@ -391,3 +392,296 @@ class TestInvalidTransitionIsRefused:
         assert body["code"] == "invalid_transition"
         assert body["message"] == caught.value.translated()
         assert CHINESE_STATUS_WORDS[CampaignStatus.PUBLISHED] in body["message"]
+
+
+def locked_draft(session: Session, *, codes: bool) -> Campaign:
+    """A draft rating FGJ and SJJ by citizens (60) and cadres (40), threshold 7."""
+    campaign = create(session, campaign_spec(targets=["FGJ", "SJJ"]))
+    if codes:
+        issue_codes(session, campaign, group="cadres")
+    return campaign
+
+
+def edited_spec(campaign: Campaign, **overrides: Any) -> CampaignSpec:
+    """The campaign's current settings as a spec, with ``overrides``."""
+    data: dict[str, Any] = {
+        "slug": campaign.slug,
+        "title": {"zh": campaign.title_zh, "en": campaign.title_en},
+        "questionnaire": campaign.questionnaire["id"],
+        "disclosure_threshold": campaign.disclosure_threshold,
+        "starts_on": campaign.starts_on,
+        "ends_on": campaign.ends_on,
+        "rater_groups": [{"key": g.key, "weight": g.weight} for g in campaign.rater_groups],
+        "targets": [target.department.code for target in campaign.targets],
+    }
+    data.update(overrides)
+    return CampaignSpec.model_validate(data)
+
+
+def settings_of(session: Session, slug: str) -> tuple[Any, ...]:
+    session.expire_all()
+    campaign = campaign_service.get_campaign(session, slug)
+    return (
+        campaign.title_en,
+        campaign.disclosure_threshold,
+        [(group.key, group.weight) for group in campaign.rater_groups],
+        target_codes(campaign),
+    )
+
+
+class TestAnonymityLock:
+    def test_unlocked_until_the_first_batch_is_issued(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+        assert not campaign_service.anonymity_locked(session, campaign)
+
+        issue_codes(session, campaign)
+
+        assert campaign_service.anonymity_locked(session, campaign)
+
+    def test_revoking_the_batch_does_not_unlock(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=True)
+        [batch] = admission_service.list_batches(session, campaign)
+
+        admission_service.revoke_batch(session, campaign, batch.id)
+
+        assert campaign_service.anonymity_locked(session, campaign)
+
+    def test_another_campaigns_codes_do_not_lock(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+        other = create(session, campaign_spec(slug="other-round", targets=["SWJ"]))
+        issue_codes(session, other)
+
+        assert not campaign_service.anonymity_locked(session, campaign)
+
+
+class TestUpdateCampaignWithoutCodes:
+    def test_every_setting_can_be_replaced_and_changes_are_returned(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+
+        changes = campaign_service.update_campaign(
+            session,
+            campaign,
+            edited_spec(
+                campaign,
+                title={"zh": "新标题", "en": "New title"},
+                ends_on="2026-12-31",
+                disclosure_threshold=4,
+                rater_groups=[{"key": "cadres", "weight": 3}, {"key": "citizens", "weight": 60}],
+                targets={"categories": ["经济发展类"]},
+            ),
+        )
+
+        assert settings_of(session, campaign.slug) == (
+            "New title",
+            4,
+            [("cadres", 3), ("citizens", 60)],
+            ["FGJ", "SWJ"],
+        )
+        assert changes == {
+            "title_zh": {"from": "2026年度民主评议", "to": "新标题"},
+            "title_en": {"from": "2026 annual evaluation", "to": "New title"},
+            "ends_on": {"from": None, "to": "2026-12-31"},
+            "disclosure_threshold": {"from": DEFAULT_THRESHOLD, "to": 4},
+            "weights": {"cadres": {"from": 40, "to": 3}},
+            "targets_added": ["SWJ"],
+            "targets_removed": ["SJJ"],
+        }
+
+    def test_groups_can_be_dropped_and_added_back(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+        campaign_service.update_campaign(
+            session,
+            campaign,
+            edited_spec(campaign, rater_groups=[{"key": "citizens", "weight": 1}]),
+        )
+
+        changes = campaign_service.update_campaign(
+            session,
+            campaign,
+            edited_spec(
+                campaign,
+                rater_groups=[{"key": "citizens", "weight": 1}, {"key": "cadres", "weight": 2}],
+            ),
+        )
+
+        assert changes == {"rater_groups_added": ["cadres"]}
+        assert settings_of(session, campaign.slug)[2] == [("citizens", 1), ("cadres", 2)]
+        assert [g.name_zh for g in campaign.rater_groups] == ["群众", "基层干部"]
+
+    def test_nothing_changed_returns_nothing(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+
+        assert campaign_service.update_campaign(session, campaign, edited_spec(campaign)) == {}
+
+    def test_no_threshold_keeps_the_current_one(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=True)
+
+        campaign_service.update_campaign(
+            session, campaign, edited_spec(campaign, disclosure_threshold=None)
+        )
+
+        assert campaign.disclosure_threshold == DEFAULT_THRESHOLD
+
+    @pytest.mark.parametrize(
+        ("overrides", "field"),
+        [
+            ({"slug": "renamed"}, "slug"),
+            ({"questionnaire": "other"}, "questionnaire"),
+            ({"rater_groups": [{"key": "farmers", "weight": 1}]}, "rater_groups[0].key"),
+            ({"targets": ["NOPE"]}, "targets"),
+            ({"title": {"zh": "长" * 201, "en": "Long"}}, "title_zh"),
+        ],
+        ids=["slug", "questionnaire", "undeclared group", "unknown department", "long title"],
+    )
+    def test_refused_changes(
+        self,
+        session: Session,
+        departments: list[Department],
+        overrides: dict[str, Any],
+        field: str,
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+        before = settings_of(session, campaign.slug)
+
+        with pytest.raises(InvalidInput) as caught:
+            campaign_service.update_campaign(session, campaign, edited_spec(campaign, **overrides))
+
+        assert caught.value.field == field
+        assert settings_of(session, campaign.slug) == before
+
+    @pytest.mark.parametrize("status", [s for s in CampaignStatus if s != CampaignStatus.DRAFT])
+    def test_only_a_draft_is_edited(
+        self, session: Session, departments: list[Department], status: CampaignStatus
+    ) -> None:
+        campaign = locked_draft(session, codes=False)
+        campaign.status = status
+
+        with pytest.raises(InvalidTransition) as caught:
+            campaign_service.update_campaign(
+                session, campaign, edited_spec(campaign, title={"zh": "改", "en": "Changed"})
+            )
+
+        assert "Only a draft can be edited" in str(caught.value)
+        assert settings_of(session, campaign.slug)[0] == "2026 annual evaluation"
+
+
+class TestUpdateCampaignOnceCodesAreIssued:
+    def test_title_dates_and_weights_still_change(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=True)
+
+        changes = campaign_service.update_campaign(
+            session,
+            campaign,
+            edited_spec(
+                campaign,
+                title={"zh": "新标题", "en": "New title"},
+                starts_on="2026-11-01",
+                rater_groups=[{"key": "citizens", "weight": 50}, {"key": "cadres", "weight": 50}],
+            ),
+        )
+
+        assert settings_of(session, campaign.slug) == (
+            "New title",
+            DEFAULT_THRESHOLD,
+            [("citizens", 50), ("cadres", 50)],
+            ["FGJ", "SJJ"],
+        )
+        assert set(changes) == {"title_zh", "title_en", "starts_on", "weights"}
+
+    def test_same_targets_chosen_another_way_are_no_change(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = locked_draft(session, codes=True)
+
+        changes = campaign_service.update_campaign(
+            session, campaign, edited_spec(campaign, targets=["SJJ", "FGJ"])
+        )
+
+        assert changes == {}
+        assert target_codes(campaign) == ["FGJ", "SJJ"]
+
+    @pytest.mark.parametrize(
+        ("overrides", "field"),
+        [
+            ({"disclosure_threshold": DEFAULT_THRESHOLD + 1}, "disclosure_threshold"),
+            ({"disclosure_threshold": MINIMUM_DISCLOSURE_THRESHOLD}, "disclosure_threshold"),
+            ({"rater_groups": [{"key": "cadres", "weight": 1}]}, "rater_groups"),
+            ({"rater_groups": [{"key": "citizens", "weight": 1}]}, "rater_groups"),
+            ({"targets": ["FGJ"]}, "targets"),
+            ({"targets": ["FGJ", "SJJ", "SWJ"]}, "targets"),
+            ({"targets": "all"}, "targets"),
+            ({"targets": {"categories": ["执法监管类"]}}, "targets"),
+        ],
+        ids=[
+            "raise threshold",
+            "lower threshold",
+            "drop a group",
+            "drop the group with codes",
+            "drop a target",
+            "add a target",
+            "all departments",
+            "a category",
+        ],
+    )
+    def test_anonymity_settings_are_refused_and_nothing_changes(
+        self,
+        session: Session,
+        departments: list[Department],
+        overrides: dict[str, Any],
+        field: str,
+    ) -> None:
+        campaign = locked_draft(session, codes=True)
+        before = settings_of(session, campaign.slug)
+
+        with pytest.raises(InvalidInput) as caught:
+            campaign_service.update_campaign(
+                session,
+                campaign,
+                edited_spec(campaign, title={"zh": "新标题", "en": "New title"}, **overrides),
+            )
+
+        assert caught.value.field == field
+        assert "codes have already been issued" in str(caught.value)
+        assert settings_of(session, campaign.slug) == before  # the title did not change either
+
+
+class TestUpdateCampaignOnBothEngines:
+    def test_groups_and_targets_are_replaced_until_codes_lock_them(
+        self, any_session: Session
+    ) -> None:
+        for code, category in (("FGJ", "经济发展类"), ("SJJ", "执法监管类"), ("SWJ", "经济发展类")):
+            make_department(any_session, code=code, category=category)
+        campaign = create(any_session, campaign_spec(targets=["FGJ", "SJJ"]))
+
+        campaign_service.update_campaign(
+            any_session,
+            campaign,
+            edited_spec(
+                campaign,
+                rater_groups=[{"key": "cadres", "weight": 1}],
+                targets=["SWJ", "FGJ"],
+            ),
+        )
+        issue_codes(any_session, campaign, group="cadres")
+        with pytest.raises(InvalidInput):
+            campaign_service.update_campaign(
+                any_session, campaign, edited_spec(campaign, targets=["SWJ"])
+            )
+
+        assert settings_of(any_session, campaign.slug)[2:] == ([("cadres", 1)], ["SWJ", "FGJ"])

@@ -1,0 +1,117 @@
+"""Signing in and out of the office console, and its front page."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.accounts import service as account_service
+from app.accounts import sessions
+from app.accounts.models import Role
+from app.accounts.web import (
+    CurrentStaff,
+    StaffDep,
+    WriteSession,
+    render_admin,
+    secure_cookies,
+    session_secret,
+)
+from app.audit import service as audit_service
+from app.campaigns import service as campaign_service
+from app.deps import SessionDep
+from app.i18n import gettext
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the console, never another site (open redirect)."""
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return "/admin"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, staff: CurrentStaff, next: str | None = None) -> Response:
+    if staff is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render_admin(request, "admin/login.html", None, {"next": safe_next(next)})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: WriteSession,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=500)] = "/admin",
+) -> Response:
+    outcome = account_service.sign_in(session, username, password)
+    if outcome.user is None:
+        audit_service.record(
+            session,
+            actor=username.strip()[:64] or "?",
+            action="login_failed",
+            object=f"user:{username.strip()[:64]}",
+            detail={"locked": outcome.wait_seconds > 0},
+        )
+        if outcome.wait_seconds:
+            message = _wait_message(outcome.wait_seconds)
+        else:
+            message = gettext("The username or password is wrong.")
+        return render_admin(
+            request,
+            "admin/login.html",
+            None,
+            {"error": message, "username": username, "next": safe_next(next)},
+            status_code=429 if outcome.wait_seconds else 401,
+        )
+    user = outcome.user
+    audit_service.record(
+        session, actor=user.username, action="login", object=f"user:{user.username}"
+    )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    staff_session = sessions.new_session(user.id, user.session_version)
+    response.headers.append(
+        "set-cookie",
+        sessions.cookie_header(
+            sessions.encode(session_secret(), staff_session), secure=secure_cookies(request)
+        ),
+    )
+    return response
+
+
+def _wait_message(seconds: int) -> str:
+    if seconds >= 60:
+        return gettext(
+            "Too many wrong passwords: this account is locked for %(minutes)s more minutes."
+        ) % {"minutes": (seconds + 59) // 60}
+    return gettext("Too many wrong passwords: please wait %(seconds)s seconds and try again.") % {
+        "seconds": seconds
+    }
+
+
+@router.post("/logout")
+def logout(request: Request, session: WriteSession, staff: StaffDep) -> Response:
+    """Ends every session of this account, not only this browser's."""
+    account_service.end_sessions(staff)
+    audit_service.record(
+        session, actor=staff.username, action="logout", object=f"user:{staff.username}"
+    )
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.headers.append(
+        "set-cookie", sessions.clearing_cookie_header(secure=secure_cookies(request))
+    )
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, staff: StaffDep) -> Response:
+    if staff.role == Role.LIAISON:
+        return RedirectResponse("/admin/my-results", status_code=303)
+    return render_admin(
+        request,
+        "admin/dashboard.html",
+        staff,
+        {"campaigns": campaign_service.list_campaigns(session)},
+    )

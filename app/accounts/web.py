@@ -1,0 +1,107 @@
+"""What every office console route needs: the signed-in user, permissions, page rendering."""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from app.accounts import service as account_service
+from app.accounts import sessions
+from app.accounts.models import StaffUser
+from app.accounts.permissions import Permission, allows
+from app.config import get_settings
+from app.deps import SessionDep
+from app.errors import PingyiError
+from app.i18n import N_
+from app.middleware import queue_cookie
+from app.templating import render
+
+
+class NotSignedIn(PingyiError):
+    status_code = 401
+    code = "not_signed_in"
+    message = N_("Please sign in first.")
+
+
+class Forbidden(PingyiError):
+    status_code = 403
+    code = "forbidden"
+    message = N_("Your account may not open this page or do this.")
+
+
+def secure_cookies(request: Request) -> bool:
+    return request.url.scheme == "https" or get_settings().public_base_url.startswith("https:")
+
+
+def session_secret() -> bytes:
+    return get_settings().secret_bytes()
+
+
+def current_staff(request: Request, session: SessionDep) -> StaffUser | None:
+    """The signed-in staff member, refreshing the session cookie's idle timer."""
+    secret = session_secret()
+    staff_session = sessions.decode(secret, request.cookies.get(sessions.COOKIE_NAME))
+    user = account_service.user_for_session(session, staff_session)
+    if user is not None and staff_session is not None:
+        queue_cookie(
+            request.scope,
+            sessions.cookie_header(
+                sessions.encode(secret, staff_session), secure=secure_cookies(request)
+            ),
+        )
+    return user
+
+
+CurrentStaff = Annotated[StaffUser | None, Depends(current_staff)]
+
+
+def signed_in(user: CurrentStaff) -> StaffUser:
+    if user is None:
+        raise NotSignedIn()
+    return user
+
+
+StaffDep = Annotated[StaffUser, Depends(signed_in)]
+
+
+def require(permission: Permission) -> Callable[[StaffUser], StaffUser]:
+    """A dependency that admits only staff whose role has ``permission``."""
+
+    def permitted(user: StaffDep) -> StaffUser:
+        if not allows(user.role, permission):
+            raise Forbidden()
+        return user
+
+    permitted.__name__ = f"require_{permission.value}"
+    return permitted
+
+
+def write_transaction(session: SessionDep) -> Session:
+    """For routes that change data: on SQLite, take the write lock when the transaction starts.
+
+    Console writes read before they write (and append to the audit chain); beginning
+    IMMEDIATE stops a concurrent writer from invalidating that read half-way.
+    """
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return session
+
+
+WriteSession = Annotated[Session, Depends(write_transaction)]
+
+
+def render_admin(
+    request: Request,
+    name: str,
+    staff: StaffUser | None,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    permissions = {p.value for p in Permission if staff is not None and allows(staff.role, p)}
+    return render(
+        request,
+        name,
+        {"staff": staff, "can": permissions, "switch_path": request.url.path, **(context or {})},
+        status_code=status_code,
+    )

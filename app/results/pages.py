@@ -1,0 +1,257 @@
+"""Turnout and results in the office console, their exports, and a liaison's own results.
+
+Every figure comes from the services under disclosure control; withheld figures are marked,
+never computed here. A liaison's page is built from their department's results only, so no
+other department's name or figure reaches its template.
+"""
+
+import io
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from app.accounts.models import StaffUser
+from app.accounts.permissions import Permission
+from app.accounts.web import WriteSession, render_admin, require
+from app.admission import turnout as admission_turnout
+from app.audit import service as audit_service
+from app.campaigns import service as campaign_service
+from app.campaigns.models import Campaign, CampaignStatus
+from app.departments.models import Department
+from app.deps import SessionDep
+from app.i18n import N_, current_locale, gettext
+from app.reports.charts import Bar, horizontal_bar_chart
+from app.results import export as results_export
+from app.results import service as results_service
+from app.results.schemas import CampaignResults, ItemInfo, TargetResult
+from app.surveys.schemas import SCALES, ScaleName
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+TurnoutViewer = Annotated[StaffUser, Depends(require(Permission.VIEW_TURNOUT))]
+ResultsViewer = Annotated[StaffUser, Depends(require(Permission.VIEW_RESULTS))]
+ResultsExporter = Annotated[StaffUser, Depends(require(Permission.EXPORT_RESULTS))]
+OwnResultsViewer = Annotated[StaffUser, Depends(require(Permission.VIEW_OWN_RESULTS))]
+
+DEFAULT_POINTS_MAXIMUM = 100.0
+WITHHELD = N_("withheld")
+
+
+@dataclass(frozen=True)
+class ResultLabels:
+    """What the result tables need besides the figures: names of groups, items and levels."""
+
+    group_names: dict[str, str]
+    items: dict[str, ItemInfo]
+    levels: dict[ScaleName, list[tuple[int, str]]]
+    threshold: int
+
+
+@dataclass(frozen=True)
+class OwnCampaignResult:
+    """One published campaign's figures for the liaison's department, and nothing else."""
+
+    slug: str
+    title: str
+    target: TargetResult
+    labels: ResultLabels
+    chart: Markup
+
+
+@router.get("/campaigns/{slug}/turnout", response_class=HTMLResponse)
+def turnout(request: Request, session: SessionDep, staff: TurnoutViewer, slug: str) -> HTMLResponse:
+    campaign = campaign_service.get_campaign(session, slug)
+    figures = admission_turnout.turnout(session, campaign, current_locale())
+    return render_admin(
+        request,
+        "admin/results/turnout.html",
+        staff,
+        {
+            "campaign": campaign,
+            "turnout": figures,
+            "any_withheld": figures.used is None
+            or any(group.used is None for group in figures.groups),
+        },
+    )
+
+
+@router.get("/campaigns/{slug}/results", response_class=HTMLResponse)
+def results(
+    request: Request, session: WriteSession, staff: ResultsViewer, slug: str
+) -> HTMLResponse:
+    campaign = campaign_service.get_campaign(session, slug)
+    results_service.check_releasable(campaign)
+    computed = results_service.campaign_results(session, campaign, current_locale())
+    audit_service.record(
+        session,
+        actor=staff.username,
+        action="results_view",
+        object=f"campaign:{campaign.slug}",
+    )
+    maximum = _points_maximum(campaign)
+    withheld = gettext(WITHHELD)
+    composite_chart = horizontal_bar_chart(
+        gettext("Composite score by department"),
+        [
+            Bar(target.name, target.composite_score, note=_composite_note(computed, target))
+            for target in computed.targets
+        ],
+        maximum=maximum,
+        withheld_label=withheld,
+    )
+    group_charts = [
+        horizontal_bar_chart(
+            gettext("Score given by %(group)s") % {"group": group.name},
+            [Bar(target.name, _group_score(target, group.key)) for target in computed.targets],
+            maximum=maximum,
+            withheld_label=withheld,
+        )
+        for group in computed.rater_groups
+    ]
+    return render_admin(
+        request,
+        "admin/results/results.html",
+        staff,
+        {
+            "campaign": campaign,
+            "results": computed,
+            "labels": _labels(computed),
+            "composite_chart": composite_chart,
+            "group_charts": group_charts,
+        },
+    )
+
+
+@router.post("/campaigns/{slug}/results.csv")
+def export_csv(session: WriteSession, staff: ResultsExporter, slug: str) -> Response:
+    return _export(session, staff, slug, "csv")
+
+
+@router.post("/campaigns/{slug}/results.json")
+def export_json(session: WriteSession, staff: ResultsExporter, slug: str) -> Response:
+    return _export(session, staff, slug, "json")
+
+
+@router.get("/my-results", response_class=HTMLResponse)
+def my_results(request: Request, session: WriteSession, staff: OwnResultsViewer) -> HTMLResponse:
+    """Published campaigns that rate the liaison's department, with its figures only."""
+    department = (
+        session.get(Department, staff.department_id) if staff.department_id is not None else None
+    )
+    locale = current_locale()
+    own: list[OwnCampaignResult] = []
+    if department is not None:
+        for campaign in campaign_service.list_campaigns(session):
+            if campaign.status != CampaignStatus.PUBLISHED or not any(
+                target.department_id == department.id for target in campaign.targets
+            ):
+                continue
+            computed = results_service.campaign_results(session, campaign, locale)
+            mine = next(target for target in computed.targets if target.target == department.code)
+            own.append(_own_result(campaign, computed, mine))
+    audit_service.record(
+        session,
+        actor=staff.username,
+        action="results_view",
+        object=f"department:{department.code}" if department else "department:?",
+        detail={"campaigns": [result.slug for result in own]},
+    )
+    return render_admin(
+        request,
+        "admin/results/mine.html",
+        staff,
+        {
+            "department_name": department.name_for(locale) if department else "",
+            "own_results": own,
+        },
+    )
+
+
+def _export(session: Session, staff: StaffUser, slug: str, fmt: str) -> Response:
+    campaign = campaign_service.get_campaign(session, slug)
+    results_service.check_releasable(campaign)
+    computed = results_service.campaign_results(session, campaign, current_locale())
+    stream = io.StringIO(newline="")
+    if fmt == "csv":
+        results_export.write_csv(computed, stream)
+        media_type = "text/csv; charset=utf-8"
+    else:
+        results_export.write_json(computed, stream)
+        media_type = "application/json"
+    audit_service.record(
+        session,
+        actor=staff.username,
+        action="results_export",
+        object=f"campaign:{campaign.slug}",
+        detail={"format": fmt},
+    )
+    return Response(
+        stream.getvalue().encode("utf-8"),
+        media_type=media_type,
+        headers={
+            "content-disposition": f'attachment; filename="results-{campaign.slug}.{fmt}"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+def _own_result(
+    campaign: Campaign, computed: CampaignResults, mine: TargetResult
+) -> OwnCampaignResult:
+    labels = _labels(computed)
+    chart = horizontal_bar_chart(
+        gettext("Score given by each rater group"),
+        [Bar(labels.group_names[group.rater_group], group.score) for group in mine.groups],
+        maximum=_points_maximum(campaign),
+        withheld_label=gettext(WITHHELD),
+    )
+    return OwnCampaignResult(
+        slug=campaign.slug,
+        title=computed.title,
+        target=mine,
+        labels=labels,
+        chart=chart,
+    )
+
+
+def _labels(computed: CampaignResults) -> ResultLabels:
+    locale = current_locale()
+    scales = {item.scale for item in computed.items}
+    return ResultLabels(
+        group_names={group.key: group.name for group in computed.rater_groups},
+        items={item.id: item for item in computed.items},
+        levels={
+            scale: [(level.value, level.label.get(locale)) for level in SCALES[scale]]
+            for scale in scales
+        },
+        threshold=computed.disclosure_threshold,
+    )
+
+
+def _group_score(target: TargetResult, group_key: str) -> float | None:
+    return next((group.score for group in target.groups if group.rater_group == group_key), None)
+
+
+def _composite_note(computed: CampaignResults, target: TargetResult) -> str:
+    """Names the groups a shown composite rests on, when some group's score is withheld."""
+    if target.composite_score is None or len(target.composite_groups) == len(computed.rater_groups):
+        return ""
+    names = {group.key: group.name for group in computed.rater_groups}
+    separator = "、" if current_locale() == "zh_CN" else ", "
+    return gettext("From %(groups)s only") % {
+        "groups": separator.join(names[key] for key in target.composite_groups)
+    }
+
+
+def _points_maximum(campaign: Campaign) -> float:
+    """The most points an item can earn: the top of every chart's scale."""
+    questionnaire = campaign_service.questionnaire_of(campaign)
+    highest = [
+        max(questionnaire.points_for(item).values()) for item in questionnaire.items if item.scored
+    ]
+    top = max(highest, default=DEFAULT_POINTS_MAXIMUM)
+    return top if top > 0 else DEFAULT_POINTS_MAXIMUM
