@@ -8,20 +8,31 @@ The app is served by uvicorn in a background thread against its own migrated SQL
 tests set up data in sessions bound to the same engine and commit it, so the server sees it.
 """
 
+import re
 import shutil
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.admission import codes
 from app.config import PROJECT_ROOT
 from app.db import committing, get_session
 from app.deps import code_hashing_key
@@ -39,6 +50,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT_DIR = PROJECT_ROOT / "test-artifacts" / "screenshots"
+PHONE_VIEWPORT: ViewportSize = {"width": 360, "height": 780}  # CSS pixels, a small Android phone
+ACTION_TIMEOUT_MS = 10_000
 SERVER_START_TIMEOUT = 10.0  # seconds
 SERVER_STOP_TIMEOUT = 10.0  # seconds
 POLL_INTERVAL = 0.01  # seconds
@@ -172,3 +185,42 @@ def live_server() -> Iterator[LiveServer]:
             yield LiveServer(base_url=base_url, engine=engine, recorder=recorder)
     finally:
         engine.dispose()
+
+
+# --- helpers for tests that drive pages -------------------------------------------------------
+
+
+def new_phone_context(browser: Browser, *, locale: str = "zh-CN", **options: Any) -> BrowserContext:
+    """A fresh browser context (no cookies, no history) like a rater's phone, 360 px wide."""
+    context = browser.new_context(
+        viewport=PHONE_VIEWPORT, locale=locale, is_mobile=True, has_touch=True, **options
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    return context
+
+
+def watch_script_problems(page: Page) -> list[str]:
+    """A list that fills with the page's uncaught script errors and CSP refusals."""
+    problems: list[str] = []
+
+    def note_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", note_console)
+    return problems
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot under test-artifacts/screenshots/, for people to look at."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+def code_appears_in(code: str, text: str) -> bool:
+    """Whether ``code`` is in ``text`` in any spelling: grouped or not, any case, encoded."""
+    squashed = re.sub(r"[^0-9A-Z]", "", unquote(unquote(text)).upper())
+    return codes.normalize(code) in squashed

@@ -1,0 +1,422 @@
+"""The evaluation office's whole journey in headless Chromium, clicked as people would.
+
+An administrator signs in, creates a campaign from a shipped questionnaire template, opens
+it, issues codes and downloads them as a PDF of slips and as CSV. The QR codes printed on the
+slips are read back from the PDF, and three raters open them on their own phones (fresh
+browser contexts, 360 px wide) and rate one department. The administrator then watches
+turnout pass the disclosure threshold, closes the campaign and reads the results.
+
+Only the departments and the administrator's account are made in the database; everything
+else goes through the pages. The console is used in English (``?lang=en``, remembered in its
+cookie) so that the test can read its wording while the Chinese catalog is being filled in;
+raters keep a Chinese phone and are steered by form controls' names and values instead.
+Screenshots of the main console pages are saved as test-artifacts/screenshots/console-*.png.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Download,
+    Locator,
+    Page,
+    Request,
+    Response,
+    ViewportSize,
+    expect,
+)
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.departments.models import Department
+from app.reports import fonts
+from tests.browser import (
+    ACTION_TIMEOUT_MS,
+    LiveServer,
+    code_appears_in,
+    launched_chromium,
+    live_server,
+    new_phone_context,
+    save_screenshot,
+    watch_script_problems,
+)
+from tests.conftest import IN_CI
+from tests.factories import STAFF_PASSWORD, make_department, make_staff
+from tests.reports.pdf_reading import read_pdf
+
+pytestmark = pytest.mark.browser
+
+DESKTOP_VIEWPORT: ViewportSize = {"width": 1280, "height": 900}  # CSS pixels, an office computer
+TEMPLATE = "file:conduct-efficiency-annual.yaml"
+SLUG = "2026-conduct"
+TITLE_ZH = "2026年度机关作风效能评议"
+TITLE_EN = "2026 conduct and efficiency evaluation"
+DISCLOSURE_THRESHOLD = 3
+CODES_ISSUED = 5
+RATER_LEVELS = [3, 2, 2]  # what each rater answers to every item; 100, 70 and 70 points
+EXPECTED_SCORE = "80.00"  # (100 + 70 + 70) / 3, the rated department's citizens and composite
+
+
+@dataclass(frozen=True)
+class Departments:
+    rated: Department  # a target every rater chooses
+    unrated: Department  # a target nobody chooses
+    left_out: Department  # not a target of the campaign
+
+
+@dataclass(frozen=True)
+class RaterPost:
+    """A POST the rater's browser sent, with every header (cookies included)."""
+
+    path: str
+    request_headers: dict[str, str]
+    response_headers: dict[str, str]
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cjk_font() -> fonts.CjkFont:
+    """Slips are a PDF with Chinese text; without a font for it the journey cannot be made."""
+    try:
+        return fonts.find_cjk_font()
+    except fonts.PdfFontMissing as error:
+        if IN_CI:
+            pytest.fail(f"CI=true but {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    """The app, with slips' QR codes pointing at it rather than the configured public site."""
+    with live_server() as running, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(get_settings(), "public_base_url", running.base_url)
+        yield running
+
+
+@pytest.fixture
+def departments(server: LiveServer) -> Departments:
+    with Session(server.engine, expire_on_commit=False) as session:
+        made = Departments(
+            rated=make_department(session, name="区税务局", category="经济管理类"),
+            unrated=make_department(session, name="区市场监管局", category="经济管理类"),
+            left_out=make_department(session, name="区人社局", category="社会服务类"),
+        )
+        made.rated.name_en = "District Tax Bureau"
+        made.unrated.name_en = "District Market Regulation"
+        made.left_out.name_en = "District Human Resources"
+        session.commit()
+    return made
+
+
+@pytest.fixture
+def admin_username(server: LiveServer) -> str:
+    with Session(server.engine) as session:
+        username = make_staff(session, role="admin").username
+        session.commit()
+    return username
+
+
+@pytest.fixture
+def admin_context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=DESKTOP_VIEWPORT, locale="zh-CN")
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+# --- the administrator's steps --------------------------------------------------------------
+
+
+def sign_in(page: Page, server: LiveServer, username: str) -> None:
+    page.goto(server.url("/admin/login?lang=en"))
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    save_screenshot(page, "console-login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+
+
+def create_campaign(page: Page, departments: Departments) -> None:
+    page.get_by_role("link", name="New campaign").click()
+    page.locator(f'input[name="template"][value="{TEMPLATE}"]').check()
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.locator('input[name="template"]')).to_have_value(TEMPLATE)
+    page.get_by_label("Slug", exact=True).fill(SLUG)
+    page.get_by_label("Title in Chinese").fill(TITLE_ZH)
+    page.get_by_label("Title in English").fill(TITLE_EN)
+    page.get_by_label("Citizens", exact=True).check()
+    page.get_by_label("Weight of Citizens").fill("60")
+    page.get_by_label("Grassroots cadres", exact=True).check()
+    page.get_by_label("Weight of Grassroots cadres").fill("40")
+    for department in (departments.rated, departments.unrated):
+        assert department.name_en is not None
+        page.get_by_label(department.name_en).check()
+    page.get_by_label("Disclosure threshold").fill(str(DISCLOSURE_THRESHOLD))
+    save_screenshot(page, "console-campaign-form")
+    page.get_by_role("button", name="Create the draft campaign").click()
+
+    expect(page).to_have_url(re.compile(rf"/admin/campaigns/{SLUG}$"))
+    expect(page.locator("h1 .status")).to_have_text("Draft")
+
+
+def move_campaign(page: Page, link: str, heading: str, button: str, status: str) -> None:
+    """Take a lifecycle step from the campaign's page through its confirmation page."""
+    page.get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    page.get_by_role("button", name=button).click()
+    expect(page).to_have_url(re.compile(rf"/admin/campaigns/{SLUG}$"))
+    expect(page.locator("h1 .status")).to_have_text(status)
+
+
+def issue_codes(page: Page) -> None:
+    page.get_by_role("link", name="Codes", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Admission codes")
+    page.get_by_label("Rater group").select_option("citizens")
+    page.get_by_label("Number of codes").fill(str(CODES_ISSUED))
+    page.get_by_role("button", name="Issue codes").click()
+    expect(page.get_by_role("status")).to_contain_text("was issued")
+    save_screenshot(page, "console-codes")
+
+
+def download(page: Page, button: str) -> tuple[Download, bytes]:
+    with page.expect_download() as started:
+        page.get_by_role("button", name=button).click()
+    downloaded = started.value
+    return downloaded, Path(downloaded.path()).read_bytes()
+
+
+def back_to_campaign(page: Page) -> None:
+    """Follow the campaign's title link at the top of a campaign section's page."""
+    page.get_by_role("link", name=TITLE_EN, exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/admin/campaigns/{SLUG}$"))
+
+
+def cells(page: Page, table: str, row_header: str) -> Locator:
+    """The data cells of the row headed ``row_header`` in the table captioned ``table``."""
+    row = (
+        page.get_by_role("table", name=table)
+        .get_by_role("row")
+        .filter(has=page.get_by_role("rowheader", name=row_header, exact=True))
+    )
+    return row.get_by_role("cell")
+
+
+def expect_turnout_shown(page: Page) -> None:
+    """Three of five citizens' codes used: shown, with the total; cadres (none) withheld."""
+    table = "Codes by rater group"
+    expect(cells(page, table, "Citizens")).to_have_text([str(CODES_ISSUED), "3", "60.0%"])
+    expect(cells(page, table, "Total")).to_have_text([str(CODES_ISSUED), "3", "60.0%"])
+    expect(cells(page, table, "Grassroots cadres").nth(1).locator(".withheld")).to_be_visible()
+
+
+def expect_results(page: Page, departments: Departments) -> None:
+    """A figure for the rated department, withheld marks elsewhere, and SVG charts."""
+    rated, unrated = departments.rated, departments.unrated
+    assert rated.name_en is not None
+    assert unrated.name_en is not None
+    assert departments.left_out.name_en is not None
+    expect(page.get_by_role("heading", level=1)).to_have_text("Results")
+
+    composite = "Composite score by department"
+    expect(cells(page, composite, rated.name_en)).to_have_text(
+        [rated.code, rated.category, EXPECTED_SCORE, "Citizens"]
+    )
+    expect(cells(page, composite, unrated.name_en).nth(2).locator(".withheld")).to_be_visible()
+    by_group = cells(page, "Evaluations and score by department and rater group", rated.name_en)
+    expect(by_group.nth(0)).to_have_text("3")  # citizens' evaluations
+    expect(by_group.nth(1)).to_have_text(EXPECTED_SCORE)  # citizens' score
+    expect(by_group.nth(2).locator(".withheld")).to_be_visible()  # cadres' evaluations (none)
+    expect(by_group.nth(3).locator(".withheld")).to_be_visible()  # cadres' score
+    expect(page.get_by_text(departments.left_out.name_en)).to_have_count(0)
+
+    chart = page.get_by_role("img", name=composite)
+    expect(chart).to_be_visible()
+    assert chart.evaluate("element => element.localName") == "svg"
+    expect(chart.locator("desc")).to_contain_text(EXPECTED_SCORE)
+    expect(page.locator("figure svg")).to_have_count(3)  # composite, then one per group
+
+
+# --- a rater's phone ------------------------------------------------------------------------
+
+
+def press(page: Page, action: str) -> None:
+    """Click the rating form's button for ``action`` (next, back, skip, submit …)."""
+    page.locator(f'button[name="action"][value="{action}"]').click()
+
+
+def horizontal_overflow(page: Page) -> int:
+    """CSS pixels the page is wider than the screen (a rater would have to scroll sideways)."""
+    overflow: int = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return overflow
+
+
+def is_rating_post(response: Response) -> bool:
+    return response.request.method == "POST" and urlsplit(response.url).path == "/r/rate"
+
+
+def rate_on_a_phone(
+    browser: Browser, slip_url: str, department: Department, level: int
+) -> list[RaterPost]:
+    """Open the slip's address on a fresh phone, rate ``department`` and submit.
+
+    Answers ``level`` to every item. Returns the POSTs the phone sent, read before its
+    context closes, and checks that the phone is left holding no cookie.
+    """
+    context = new_phone_context(browser, locale="zh-CN")
+    page = context.new_page()
+    script_problems = watch_script_problems(page)
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    try:
+        page.goto(slip_url)
+        expect(page.locator('input[type="checkbox"][name="target"]')).to_have_count(2)
+        page.get_by_label(department.name, exact=True).check()
+        press(page, "next")
+        expect(page.get_by_role("heading", level=1)).to_have_text(department.name)
+        assert horizontal_overflow(page) <= 0, "the rating step scrolls sideways"
+        questions = page.locator("fieldset.question")
+        for index in range(questions.count()):
+            questions.nth(index).locator(f'input[type="radio"][value="{level}"]').check()
+        press(page, "next")
+        expect(page.locator(".review-target")).to_have_count(1)
+        with page.expect_response(is_rating_post) as submitted:
+            press(page, "submit")
+        assert submitted.value.status == 201, "the ballot was not accepted"
+        expect(page.get_by_role("status")).to_be_visible()
+
+        posts = []
+        for request in sent:
+            if request.method != "POST":
+                continue
+            response = request.response()
+            assert response is not None, request.url
+            posts.append(
+                RaterPost(
+                    path=urlsplit(request.url).path,
+                    request_headers=request.all_headers(),
+                    response_headers=response.all_headers(),
+                )
+            )
+        assert context.cookies() == [], "the rating pages left a cookie on the phone"
+    finally:
+        context.close()
+    assert script_problems == [], "the rating page's script failed"
+    return posts
+
+
+# --- the journey ----------------------------------------------------------------------------
+
+
+class TestOfficeJourney:
+    def test_office_runs_a_campaign_from_template_to_results_with_raters_on_their_phones(
+        self,
+        cjk_font: fonts.CjkFont,
+        browser: Browser,
+        server: LiveServer,
+        departments: Departments,
+        admin_username: str,
+        admin_context: BrowserContext,
+    ) -> None:
+        admin_requests: list[Request] = []
+        admin_context.on("request", lambda request: admin_requests.append(request))
+        page = admin_context.new_page()
+        script_problems = watch_script_problems(page)
+
+        # Sign in, create the campaign from the template, open it.
+        sign_in(page, server, admin_username)
+        create_campaign(page, departments)
+        move_campaign(
+            page, "Open the campaign…", "Open the campaign?", "Yes, open the campaign", "Open"
+        )
+        save_screenshot(page, "console-campaign-detail")
+
+        # Issue codes for citizens; download the slips and the CSV, each once.
+        issue_codes(page)
+        pdf, pdf_bytes = download(page, "Download slips (PDF)")
+        csv_file, csv_bytes = download(page, "Download CSV")
+        assert pdf.suggested_filename.endswith(".pdf")
+        assert csv_file.suggested_filename.endswith(".csv")
+        page.reload()
+        expect(page.get_by_role("button", name=re.compile("^Download"))).to_have_count(0)
+
+        rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8"))))
+        issued_codes = [row["code"] for row in rows]
+        assert len(set(issued_codes)) == CODES_ISSUED
+        assert {(row["campaign"], row["rater_group"], row["target"]) for row in rows} == {
+            (SLUG, "citizens", "")
+        }
+
+        # Read the first page of slips as a phone's camera would.
+        slip_urls = read_pdf(pdf_bytes)[0].qr_texts
+        assert len(set(slip_urls)) >= len(RATER_LEVELS), slip_urls
+        for slip_url in slip_urls:
+            assert slip_url.startswith(server.url("/r#")), slip_url
+            assert urlsplit(slip_url).fragment in issued_codes, slip_url
+
+        # Three raters, three slips, three phones; turnout is withheld until the third.
+        rater_posts: list[RaterPost] = []
+        for number, (slip_url, level) in enumerate(zip(slip_urls, RATER_LEVELS, strict=False), 1):
+            rater_posts += rate_on_a_phone(browser, slip_url, departments.rated, level)
+            if number == len(RATER_LEVELS) - 1:
+                back_to_campaign(page)
+                page.get_by_role("link", name="Turnout", exact=True).click()
+                used = cells(page, "Codes by rater group", "Citizens").nth(1)
+                expect(used.locator(".withheld")).to_be_visible()
+
+        page.reload()
+        expect_turnout_shown(page)
+        save_screenshot(page, "console-turnout")
+
+        # Close the campaign and read the results.
+        back_to_campaign(page)
+        move_campaign(
+            page, "Close the campaign…", "Close the campaign?", "Yes, close the campaign", "Closed"
+        )
+        page.get_by_role("link", name="Results", exact=True).click()
+        expect_results(page, departments)
+        save_screenshot(page, "console-results")
+
+        # The raters' requests carried no cookie and got none. (Playwright's
+        # ``request.headers`` leaves cookies out; ``all_headers()`` has them, as the admin's
+        # sign-in shows.)
+        sign_in_post = next(request for request in admin_requests if request.method == "POST")
+        assert "cookie" in sign_in_post.all_headers()
+        assert [post.path for post in rater_posts] == ["/r", "/r/rate", "/r/rate", "/r/rate"] * 3
+        for post in rater_posts:
+            assert "cookie" not in post.request_headers, post.path
+            assert "set-cookie" not in post.response_headers, post.path
+        for received in server.recorder.received:
+            if received.path == "/r" or received.path.startswith("/r/"):
+                header_names = [name for name, _ in received.headers]
+                assert "cookie" not in header_names, received.target
+
+        # No code was ever in an address: not one the admin's browser asked for, and not
+        # one that reached the server from anyone.
+        assert admin_requests
+        for request in admin_requests:
+            for code in issued_codes:
+                assert not code_appears_in(code, request.url), request.url
+        for received in server.recorder.received:
+            for code in issued_codes:
+                assert not code_appears_in(code, received.target), received.target
+        assert script_problems == [], "a console page's script failed"
