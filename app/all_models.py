@@ -5,6 +5,8 @@ from app.admission import models as admission_models
 from app.audit import models as audit_models
 from app.ballots import models as ballot_models
 from app.campaigns import models as campaign_models
+from app.comments import models as comment_models
+from app.credentials import models as credential_models
 from app.departments import models as department_models
 from app.surveys import models as survey_models
 
@@ -14,6 +16,8 @@ __all__ = [
     "audit_models",
     "ballot_models",
     "campaign_models",
+    "comment_models",
+    "credential_models",
     "department_models",
     "survey_models",
 ]

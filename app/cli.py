@@ -17,8 +17,13 @@ from app.admission import codes
 from app.admission import service as admission_service
 from app.audit.cli import audit_cli
 from app.campaigns import service as campaign_service
+from app.campaigns.models import CampaignStatus
 from app.campaigns.schemas import CampaignSpec
+from app.comments import service as comment_service
 from app.config import PROJECT_ROOT, get_settings
+from app.credentials import sealing
+from app.credentials import service as credential_service
+from app.credentials.cli import keys_cli, roster_cli
 from app.db import session_scope
 from app.departments import service as department_service
 from app.departments.service import DepartmentImportInvalid
@@ -29,7 +34,9 @@ from app.surveys import service as survey_service
 from app.surveys.service import QuestionnaireInvalid
 
 if TYPE_CHECKING:
+    from app.reports.bulletin import BulletinContext
     from app.reports.slips import Slip
+    from app.results.schemas import CampaignResults
 
 cli = typer.Typer(
     no_args_is_help=True, help="Pingyi 评议: anonymous evaluation of government offices."
@@ -46,6 +53,8 @@ cli.add_typer(codes_cli, name="codes")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(roster_cli, name="roster")
 
 
 DEMO_STAFF_FILE = "demo-staff.txt"
@@ -54,6 +63,8 @@ DEMO_STAFF_FILE = "demo-staff.txt"
 class ResultsFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
+    XLSX = "xlsx"
+    PDF = "pdf"
 
 
 def main() -> None:
@@ -166,9 +177,12 @@ def campaign_create(
 
 
 def _transition(slug: str, action: str) -> None:
+    settings = get_settings()
     with _reported_errors(), session_scope() as session:
         campaign = campaign_service.get_campaign(session, slug)
         campaign_service.transition(session, campaign, action)
+        if action == "open" and settings.issues_credentials:  # credential keys, per rater group
+            credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
         typer.echo(f"{slug}: {campaign.status.value}")
 
 
@@ -180,8 +194,37 @@ def campaign_open(slug: str) -> None:
 
 @campaign_cli.command("close")
 def campaign_close(slug: str) -> None:
-    """Close an open campaign: no more ratings are accepted."""
-    _transition(slug, "close")
+    """Close an open campaign: no more ratings are accepted.
+
+    Comments are then copied, scrubbed and shuffled, for review, and the raw text deleted;
+    then the campaign is sealed (see ``pingyi campaign seal``).
+    """
+    with _reported_errors(), session_scope() as session:
+        campaign = campaign_service.get_campaign(session, slug)
+        campaign_service.transition(session, campaign, "close")
+        copied = comment_service.prepare_review(session, campaign)
+        sealing.seal(session, campaign)  # vacuumed once this transaction commits
+        minimum = campaign_service.policy_of(campaign).comments.min_respondents
+        typer.echo(f"{slug}: {campaign.status.value}")
+        typer.echo(
+            f"{copied} comments copied for review, scrubbed and shuffled; raw comments deleted "
+            f"(those on departments with fewer than {minimum} evaluations were not copied)"
+        )
+    typer.echo(f"{slug}: sealed (ratings and admission records stored in random order)")
+
+
+@campaign_cli.command("seal")
+def campaign_seal(slug: str) -> None:
+    """Store a campaign's ratings and admission records in random order, then vacuum.
+
+    Closing a campaign seals it. Sealing an open campaign protects what is stored so far;
+    what arrives later is written in order again until the next seal.
+    """
+    with _reported_errors(), session_scope() as session:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        campaign = campaign_service.get_campaign(session, slug)
+        sealing.seal(session, campaign)
+    typer.echo(f"{slug}: sealed (ratings and admission records stored in random order)")
 
 
 @campaign_cli.command("publish")
@@ -246,6 +289,10 @@ def codes_issue(
                     count=count,
                     target_code=target,
                 )
+                if get_settings().issues_credentials:  # a scoped batch gets its scope's key
+                    credential_service.ensure_batch_key(
+                        session, campaign, issued.batch, get_settings().secret_bytes()
+                    )
                 printable = [] if pdf is None else slips_report.slips_for_batch(campaign, issued)
                 if out is not None:
                     with out.open("w", encoding="utf-8", newline="") as stream:
@@ -331,18 +378,68 @@ def results(
     out: Annotated[Path, typer.Option(help="File to write")],
     format: Annotated[ResultsFormat, typer.Option("--format")] = ResultsFormat.JSON,
 ) -> None:
-    """Write a campaign's results; figures below the threshold are withheld."""
-    with _reported_errors(), session_scope() as session:
-        campaign = campaign_service.get_campaign(session, slug)
-        results_service.check_releasable(campaign)
-        computed = results_service.campaign_results(session, campaign, i18n.current_locale())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="") as stream:
-        if format == ResultsFormat.JSON:
-            results_export.write_json(computed, stream)
-        else:
-            results_export.write_csv(computed, stream)
+    """Write a campaign's results as JSON, CSV, an XLSX workbook or a PDF bulletin (通报).
+
+    Every format withholds the same figures. The export is recorded in the audit trail.
+    """
+    from app.accounts.cli import cli_actor
+    from app.audit import service as audit_service
+
+    with _reported_errors():
+        if format == ResultsFormat.PDF:
+            from app.reports import fonts  # fpdf takes a while to import; only PDFs need it
+
+            fonts.find_cjk_font()  # a missing font is reported before anything is computed
+        with session_scope() as session:
+            campaign = campaign_service.get_campaign(session, slug)
+            results_service.check_releasable(campaign)
+            computed = results_service.campaign_results(session, campaign, i18n.current_locale())
+            context = None
+            if format == ResultsFormat.PDF:
+                from app.reports import bulletin
+
+                context = bulletin.bulletin_context(campaign, computed)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _reported_errors():
+            _write_results(computed, context, format, out)
+            with session_scope() as session:  # recorded once the file is made
+                audit_service.record(
+                    session,
+                    actor=cli_actor(),
+                    action="results_export",
+                    object=f"campaign:{slug}",
+                    detail={"format": format.value},
+                )
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     typer.echo(f"Results of {slug} written to {out}")
+
+
+def _write_results(
+    computed: "CampaignResults",
+    context: "BulletinContext | None",
+    format: ResultsFormat,
+    out: Path,
+) -> None:
+    """Write ``computed`` to ``out``: CSV line by line, XLSX row by row, JSON and PDF whole."""
+    if format in (ResultsFormat.JSON, ResultsFormat.CSV):
+        with out.open("w", encoding="utf-8", newline="") as text_stream:
+            if format == ResultsFormat.JSON:
+                results_export.write_json(computed, text_stream)
+            else:
+                results_export.write_csv(computed, text_stream)
+        return
+    from app.reports import bulletin, xlsx
+
+    with out.open("wb") as binary_stream:
+        if format == ResultsFormat.XLSX:
+            xlsx.write_xlsx(computed, binary_stream)
+        elif context is not None:
+            bulletin.render_bulletin(computed, context, binary_stream)
+        else:
+            raise ValueError("a PDF bulletin needs its campaign's context")
 
 
 @cli.command("demo")
@@ -359,6 +456,9 @@ def demo(
             session, settings.surveys_dir, _hashing_key(), codes_out, settings.disclosure_threshold
         )
         accounts = demo_service.demo_accounts(session, settings.var_dir / DEMO_STAFF_FILE)
+        demo_campaign = campaign_service.get_campaign(session, report.slug)
+        if demo_campaign.status == CampaignStatus.OPEN and settings.issues_credentials:
+            credential_service.open_campaign_keys(session, demo_campaign, settings.secret_bytes())
         unused = demo_service.unused_codes(session, _hashing_key(), codes_out, per_group=show)
         campaign = campaign_service.get_campaign(session, report.slug)
         group_names = {group.key: group.name_zh for group in campaign.rater_groups}

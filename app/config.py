@@ -1,5 +1,6 @@
 """Settings, read once from the environment (prefix ``PINGYI_``)."""
 
+import enum
 import os
 import secrets
 from functools import lru_cache
@@ -12,6 +13,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MINIMUM_DISCLOSURE_THRESHOLD = 3
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class DeploymentRole(enum.StrEnum):
+    """Which half of a split deployment this process is (README, "Two organisations")."""
+
+    ISSUER = "issuer"  # console, codes, rosters, credential issuance, keys; no ballots
+    COLLECTOR = "collector"  # public keys, ballots, verification, results; no issuance
+    ALL = "all"  # both, in one deployment
 
 
 class Settings(BaseSettings):
@@ -29,6 +38,7 @@ class Settings(BaseSettings):
         default=None, description="A CJK font file (.ttf, .otf or .ttc) for PDF output"
     )
     pdf_font_index: int = Field(default=0, ge=0, description="The face within a .ttc file")
+    role: DeploymentRole = DeploymentRole.ALL
 
     @field_validator("disclosure_threshold")
     @classmethod
@@ -47,6 +57,11 @@ class Settings(BaseSettings):
         if self.env == "production" and self.secret_key is None:
             raise ValueError("PINGYI_SECRET_KEY is required when PINGYI_ENV=production")
         return self
+
+    @property
+    def issues_credentials(self) -> bool:
+        """Whether this deployment holds private keys (and makes them when campaigns open)."""
+        return self.role != DeploymentRole.COLLECTOR
 
     def secret_bytes(self) -> bytes:
         """The server secret; in development it is generated once and kept under ``var_dir``.

@@ -3,7 +3,7 @@
 import hmac
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -16,7 +16,10 @@ from app.audit import pages as audit_pages
 from app.ballots import api as ballot_api
 from app.ballots import pages as ballot_pages
 from app.campaigns import pages as campaign_pages
-from app.config import PROJECT_ROOT, get_settings
+from app.comments import pages as comment_pages
+from app.config import PROJECT_ROOT, DeploymentRole, get_settings
+from app.credentials import api as credential_api
+from app.credentials import sealing_api, verify_pages
 from app.departments import pages as department_pages
 from app.middleware import (
     KIB,
@@ -27,6 +30,8 @@ from app.middleware import (
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.public import pages as public_pages
+from app.results import api as results_api
 from app.results import pages as results_pages
 from app.surveys import pages as survey_pages
 from app.templating import render
@@ -41,7 +46,43 @@ class Health(BaseModel):
     status: str
 
 
-def create_app() -> FastAPI:
+ISSUER = frozenset({DeploymentRole.ISSUER, DeploymentRole.ALL})
+COLLECTOR = frozenset({DeploymentRole.COLLECTOR, DeploymentRole.ALL})
+BOTH = ISSUER | COLLECTOR
+
+
+def routers_for(role: DeploymentRole) -> list[APIRouter]:
+    """The routers a deployment of ``role`` serves; any other address answers 404.
+
+    An issuer admits raters (codes, rosters, credentials) and never collects or reads
+    evaluations; a collector accepts ballots, verifies credentials and publishes results,
+    and holds no code, roster or private key. Both serve the public keys, sealing, and the
+    console's sign-in, campaigns and audit trail.
+    """
+    routers: list[tuple[frozenset[DeploymentRole], APIRouter]] = [
+        (ISSUER, admission_api.router),
+        (ISSUER, credential_api.issuance_router),
+        (BOTH, credential_api.keys_router),
+        (COLLECTOR, ballot_api.router),
+        (COLLECTOR, ballot_pages.router),
+        (COLLECTOR, public_pages.router),
+        (BOTH, sealing_api.router),
+        (COLLECTOR, verify_pages.router),
+        (BOTH, account_pages.router),
+        (ISSUER, department_pages.router),
+        (ISSUER, survey_pages.router),
+        (BOTH, campaign_pages.router),
+        (ISSUER, admission_pages.router),
+        (COLLECTOR, results_pages.router),
+        (COLLECTOR, results_api.router),
+        (COLLECTOR, comment_pages.router),
+        (BOTH, audit_pages.router),
+    ]
+    return [router for roles, router in routers if role in roles]
+
+
+def create_app(role: DeploymentRole | None = None) -> FastAPI:
+    """The application; ``role`` overrides ``PINGYI_ROLE`` (tests serve each half)."""
     logging.getLogger("pingyi").setLevel(logging.INFO)
     app = FastAPI(
         title="Pingyi 评议",
@@ -74,19 +115,8 @@ def create_app() -> FastAPI:
     app.add_middleware(LocaleMiddleware)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(admission_api.router)
-    app.include_router(ballot_api.router)
-    app.include_router(ballot_pages.router)
-    for console_router in (
-        account_pages.router,
-        department_pages.router,
-        survey_pages.router,
-        campaign_pages.router,
-        admission_pages.router,
-        results_pages.router,
-        audit_pages.router,
-    ):
-        app.include_router(console_router)
+    for router in routers_for(role or settings.role):
+        app.include_router(router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

@@ -19,7 +19,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-RATER_PATH_PREFIXES = ("/r", "/api/v1/admission", "/api/v1/ballots")
+RATER_PATH_PREFIXES = (
+    "/r",
+    "/api/v1/admission",
+    "/api/v1/ballots",
+    "/api/v1/start-token",
+    "/verify",  # a rater checking their receipt: no log line, no cache
+    "/api/v1/credentials",  # credential issuance: who asked, and when
+    "/api/v1/roster",  # roster sign-in
+)
 KIB = 1024
 
 request_log = logging.getLogger("pingyi.requests")

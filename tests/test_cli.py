@@ -513,13 +513,14 @@ class TestCodesRevoke:
 
 
 def submit_ballots(slug: str, out: Path, target: str) -> None:
-    """Use every code in ``out`` to rate ``target`` as well as possible, one commit each."""
-    for row in read_codes_csv(out)[1:]:
+    """Use every code in ``out`` to rate ``target``, one commit each: every second rater one
+    level below the top on every item, the others at the top (so no item is unanimous)."""
+    for index, row in enumerate(read_codes_csv(out)[1:]):
         with db.session_scope() as session:
             campaign = campaign_service.get_campaign(session, slug)
             questionnaire = campaign_service.questionnaire_of(campaign)
             answers: dict[str, int | None] = {
-                item.id: max(level.value for level in item.levels)
+                item.id: max(level.value for level in item.levels) - index % 2
                 for item in questionnaire.items_for(row[1])
             }
             ballot = BallotIn(
@@ -556,7 +557,7 @@ class TestResults:
         assert list(by_target) == ["CLI1", "CLI2"]
         groups = {group["rater_group"]: group for group in by_target["CLI1"]["groups"]}
         assert groups["citizens"]["evaluations"] == 3
-        assert groups["citizens"]["score"] == 100
+        assert groups["citizens"]["score"] == 93.33  # (100 + 80 + 100) / 3, half up
         assert groups["enterprises"]["evaluations"] is None
         assert "evaluations" in groups["enterprises"]["withheld"]
         assert by_target["CLI2"]["composite_score"] is None

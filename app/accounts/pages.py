@@ -72,12 +72,10 @@ def login(
     )
     response = RedirectResponse(safe_next(next), status_code=303)
     staff_session = sessions.new_session(user.id, user.session_version)
-    response.headers.append(
-        "set-cookie",
-        sessions.cookie_header(
-            sessions.encode(session_secret(), staff_session), secure=secure_cookies(request)
-        ),
-    )
+    for header in sessions.cookie_headers(
+        sessions.encode(session_secret(), staff_session), secure=secure_cookies(request)
+    ):
+        response.headers.append("set-cookie", header)
     return response
 
 
@@ -99,9 +97,8 @@ def logout(request: Request, session: WriteSession, staff: StaffDep) -> Response
         session, actor=staff.username, action="logout", object=f"user:{staff.username}"
     )
     response = RedirectResponse("/admin/login", status_code=303)
-    response.headers.append(
-        "set-cookie", sessions.clearing_cookie_header(secure=secure_cookies(request))
-    )
+    for header in sessions.clearing_cookie_headers(secure=secure_cookies(request)):
+        response.headers.append("set-cookie", header)
     return response
 
 

@@ -2,8 +2,10 @@
 
 The cookie holds the user id, the user's session version (bumped on logout, password reset
 or disabling, which ends every session at once) and when the session began. It is HttpOnly,
-SameSite=Lax, Secure over HTTPS, and its path keeps it away from the rater pages, so a staff
-member who also rates sends no staff cookie with their rating.
+SameSite=Lax, Secure over HTTPS, and its paths keep it away from the rater pages, so a staff
+member who also rates sends no staff cookie with their rating: it is set once for the console
+(``/admin``) and once for the campaign API (``/api/v1/campaigns``, where staff read results
+before publication), never for ``/r`` or the rating API.
 """
 
 import time
@@ -13,6 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE_NAME = "pingyi_staff"
 COOKIE_PATH = "/admin"
+COOKIE_PATHS = (COOKIE_PATH, "/api/v1/campaigns")
 IDLE_TIMEOUT = 2 * 3600  # two hours without a request, in seconds
 ABSOLUTE_TIMEOUT = 12 * 3600  # a working day, in seconds
 _SALT = "pingyi staff session v1"
@@ -54,10 +57,19 @@ def decode(secret: bytes, cookie: str | None) -> StaffSession | None:
     return StaffSession(user_id=user_id, version=version, started_at=started_at)
 
 
-def cookie_header(value: str, *, secure: bool, max_age: int = IDLE_TIMEOUT) -> str:
+def cookie_headers(value: str, *, secure: bool, max_age: int = IDLE_TIMEOUT) -> list[str]:
+    """One Set-Cookie header per path the session is valid on."""
+    return [
+        cookie_header(value, secure=secure, max_age=max_age, path=path) for path in COOKIE_PATHS
+    ]
+
+
+def cookie_header(
+    value: str, *, secure: bool, max_age: int = IDLE_TIMEOUT, path: str = COOKIE_PATH
+) -> str:
     attributes = [
         f"{COOKIE_NAME}={value}",
-        f"Path={COOKIE_PATH}",
+        f"Path={path}",
         f"Max-Age={max_age}",
         "HttpOnly",
         "SameSite=Lax",
@@ -67,5 +79,5 @@ def cookie_header(value: str, *, secure: bool, max_age: int = IDLE_TIMEOUT) -> s
     return "; ".join(attributes)
 
 
-def clearing_cookie_header(*, secure: bool) -> str:
-    return cookie_header("", secure=secure, max_age=0)
+def clearing_cookie_headers(*, secure: bool) -> list[str]:
+    return cookie_headers("", secure=secure, max_age=0)

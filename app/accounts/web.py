@@ -45,12 +45,9 @@ def current_staff(request: Request, session: SessionDep) -> StaffUser | None:
     staff_session = sessions.decode(secret, request.cookies.get(sessions.COOKIE_NAME))
     user = account_service.user_for_session(session, staff_session)
     if user is not None and staff_session is not None:
-        queue_cookie(
-            request.scope,
-            sessions.cookie_header(
-                sessions.encode(secret, staff_session), secure=secure_cookies(request)
-            ),
-        )
+        refreshed = sessions.encode(secret, staff_session)
+        for header in sessions.cookie_headers(refreshed, secure=secure_cookies(request)):
+            queue_cookie(request.scope, header)
     return user
 
 

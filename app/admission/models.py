@@ -47,6 +47,10 @@ class AdmissionCode(Base):
         string_enum(CodeStatus, name="code_status", length=8),
         default=CodeStatus.UNUSED,
     )
+    # When the code was exchanged for a blind-signed credential: SHA-256 of the blinded
+    # message it was signed for, so a dropped response can be fetched again for the same
+    # blinded message (and no other). Blinding makes it independent of the credential.
+    blinded_hash: Mapped[bytes | None] = mapped_column(LargeBinary(CODE_HASH_BYTES))
 
 
 class PendingCodes(Base):

@@ -24,6 +24,7 @@ from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.config import get_settings
+from app.credentials import service as credential_service
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import InvalidInput, PingyiError
 from app.i18n import N_
@@ -98,6 +99,11 @@ def issue(
         session, issued, pending_key, lifetime=pending_codes.PENDING_LIFETIME
     )
     pending_codes.discard_expired(session)
+    # A batch scoped to one department gets that scope's credential key (the issuer's pages
+    # only: a collector does not serve them).
+    credential_service.ensure_batch_key(
+        session, campaign, issued.batch, get_settings().secret_bytes()
+    )
     audit_service.record(
         session,
         actor=staff.username,

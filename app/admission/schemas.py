@@ -1,6 +1,7 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.admission.service import Admission
+from app.credentials.schemas import CredentialKeyOut
 from app.i18n import Locale
 from app.surveys.schemas import NOT_APPLICABLE_LABEL
 
@@ -60,9 +61,30 @@ class AdmissionOut(BaseModel):
     rater_group: RaterGroupOut
     targets: list[TargetOut]
     questionnaire: QuestionnaireOut
+    started: str = Field(
+        description=(
+            "A start token for the first target's form: send it back as that evaluation's "
+            "`started`, and take a fresh one from `GET /api/v1/start-token` for each further "
+            "target. It holds a random value and the time it was signed, nothing else."
+        )
+    )
+    credential_key: CredentialKeyOut | None = Field(
+        default=None,
+        description=(
+            "The key this code's credential would be signed with (`POST /api/v1/credentials`), "
+            "for its rater group and scope; null while the campaign has none"
+        ),
+    )
 
     @classmethod
-    def of(cls, admission: Admission, locale: Locale) -> "AdmissionOut":
+    def of(
+        cls,
+        admission: Admission,
+        locale: Locale,
+        *,
+        started: str,
+        credential_key: CredentialKeyOut | None = None,
+    ) -> "AdmissionOut":
         questionnaire = admission.questionnaire
         campaign = admission.campaign
         group = admission.rater_group
@@ -105,4 +127,6 @@ class AdmissionOut(BaseModel):
                 if questionnaire.comment
                 else None,
             ),
+            started=started,
+            credential_key=credential_key,
         )

@@ -1,11 +1,16 @@
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+
+from app.ballots import quality
 from app.ballots import service as ballot_service
-from app.ballots.schemas import BallotIn, Receipt
+from app.ballots.schemas import BallotIn, Receipt, StartToken
 from app.deps import HashingKeyDep, SessionDep
 from app.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["rating"])
+
+StartKeyDep = Annotated[bytes, Depends(quality.server_start_token_key)]
 
 
 @router.post(
@@ -13,13 +18,47 @@ router = APIRouter(prefix="/api/v1", tags=["rating"])
     status_code=201,
     response_model=Receipt,
     responses=error_responses(403, 409, 413, 422),
-    summary="Submit evaluations with an admission code, once",
+    summary="Submit evaluations with an admission code or a credential, once",
 )
-def submit_ballot(body: BallotIn, session: SessionDep, hashing_key: HashingKeyDep) -> Receipt:
-    """Uses the code and stores one evaluation per target, in one transaction.
+def submit_ballot(
+    body: BallotIn, session: SessionDep, hashing_key: HashingKeyDep, start_key: StartKeyDep
+) -> Receipt:
+    """Uses the code, or spends the credential, and stores one evaluation per target, in one
+    transaction. Send exactly one of `code` and `credential`.
 
-    403: unknown or revoked code. 409: code already used, or campaign not open.
-    422: invalid body, unknown target or item, or a level outside the item's scale; the
-    error names the field. 413: body over 64 KiB. None of these changes anything stored.
+    A credential is what `POST /api/v1/credentials` signed blind, finalized by the rater's
+    browser: the server checks its signature against the campaign's key for the rater
+    group and records a hash of its message in the spent set. Send it without cookies: the
+    server never needs one here.
+
+    Each evaluation may carry the `started` token taken when its target's form was shown;
+    an evaluation completed implausibly fast, or with every answered item at the same
+    level, is stored with a quality flag (never a time) that the campaign's results policy
+    handles. A missing or invalid token is never a reason to refuse.
+
+    The response's `receipt` is random: only its SHA-256 is stored, and after close the
+    sorted hashes are published on the campaign's verification page.
+
+    403: unknown or revoked code, or a credential whose signature does not verify.
+    409: code already used, credential already spent, or campaign not open.
+    422: invalid body (neither or both of `code` and `credential`, a malformed credential),
+    unknown target (or one outside the credential's scope) or item, or a level outside the
+    item's scale; the error names the field. 413: body over 64 KiB. None of these changes
+    anything stored.
     """
-    return ballot_service.submit_ballot(session, hashing_key, body)
+    return ballot_service.submit_ballot(session, hashing_key, body, start_key=start_key)
+
+
+@router.get(
+    "/start-token",
+    response_model=StartToken,
+    summary="A fresh start token, to take when a target's form is shown",
+)
+def start_token(start_key: StartKeyDep) -> StartToken:
+    """A signed token holding a random value and the time it was signed, nothing else.
+
+    Take one each time you show a target's form and send it back as that evaluation's
+    `started` in `POST /api/v1/ballots`. The server keeps nothing: no copy of the token,
+    no log line of this request. Tokens are valid for one day.
+    """
+    return StartToken(started=quality.new_start_token(start_key))

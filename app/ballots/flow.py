@@ -1,19 +1,26 @@
 """The rating page's steps, without JavaScript and without server-side state.
 
-Every step is a form post carrying the code and the rater's draft (what they chose and
-answered so far) in hidden fields; the server keeps nothing between steps, so an abandoned
-draft leaves no trace. Steps: choose the targets one knows (skipped when the code is scoped
-to one target), one page per chosen target, a review page, then submission.
+Every step is a form post carrying what admits the rater (a code, or a blind-signed
+credential as its text, see :class:`Entry`) and the rater's draft (what they chose and
+answered so far, and a start token per target page shown, see ``app.ballots.quality``) in
+hidden fields; the server keeps nothing between steps, so an abandoned draft leaves no
+trace. Steps: choose the targets one knows (skipped when the code is scoped to one target),
+one page per chosen target, a review page, then submission.
 """
 
+import base64
+import binascii
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
 from app.admission.service import Admission
 from app.ballots.schemas import BallotIn, EvaluationIn
+from app.credentials.schemas import CredentialIn
+from app.errors import InvalidInput
 from app.i18n import N_
 
 NOT_APPLICABLE_VALUE = "na"
@@ -22,12 +29,55 @@ CHOOSE = "choose"
 REVIEW = "review"
 TARGET_PREFIX = "target:"
 EDIT_PREFIX = "edit:"
+CREDENTIAL_TEXT_MAX_LENGTH = 4096  # characters; a credential with a 4096-bit key takes ~1,100
+_WHITESPACE = re.compile(r"\s+")
+
+
+def credential_text(credential: CredentialIn) -> str:
+    """The credential as one line a rater can copy, save and paste: base64url (no padding)
+    of its JSON. ``app/static/js/rate.js`` writes the same form."""
+    payload = credential.model_dump_json(exclude_none=True).encode()
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+
+
+def parse_credential_text(text: str) -> CredentialIn:
+    """The credential a pasted or posted text holds; line breaks and spaces a messaging app
+    or an editor added are ignored. Checks only its form: the signature is the service's.
+    """
+    compact = _WHITESPACE.sub("", text)
+    try:
+        if len(compact) > CREDENTIAL_TEXT_MAX_LENGTH:
+            raise ValueError("too long")
+        payload = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+        return CredentialIn.model_validate_json(payload)
+    except (ValueError, binascii.Error, ValidationError):
+        raise InvalidInput(
+            N_(
+                "This is not a complete evaluation credential. "
+                "Please copy or open the whole saved text again."
+            ),
+            field="credential",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What admits the rater, carried in every step's hidden fields: an admission code, or a
+    blind-signed credential's text (:func:`credential_text`). Exactly one is set."""
+
+    code: str = ""
+    credential: str = ""
+
+    @property
+    def uses_credential(self) -> bool:
+        return bool(self.credential)
 
 
 class RatingDraft(BaseModel):
     chosen: list[str] = []
     answers: dict[str, dict[str, int | None]] = {}
     comments: dict[str, str] = {}
+    started: dict[str, str] = {}  # target code -> start token taken when its page was first shown
 
     @classmethod
     def load(cls, serialized: str | None) -> "RatingDraft":
@@ -88,6 +138,19 @@ class RatingFlow:
     def choose(self, codes: list[str]) -> None:
         picked = set(codes)
         self.draft.chosen = [code for code in self.scope if code in picked]
+        self.draft.started = {
+            code: token for code, token in self.draft.started.items() if code in picked
+        }
+
+    def show(self, index: int, new_start_token: Callable[[], str]) -> None:
+        """A target's page is shown: the first time, it gets its own start token.
+
+        The token is kept across steps (back, edit, a language switch, a page asking for a
+        missing answer), so it always dates from when the rater first saw the target.
+        """
+        target = self.draft.chosen[index]
+        if target not in self.draft.started:
+            self.draft.started[target] = new_start_token()
 
     def record(self, index: int, form: Mapping[str, str], comment: str | None) -> None:
         """Keep what was answered on a target page; unanswered items stay unanswered."""
@@ -113,6 +176,7 @@ class RatingFlow:
         target = self.draft.chosen.pop(index)
         self.draft.answers.pop(target, None)
         self.draft.comments.pop(target, None)
+        self.draft.started.pop(target, None)
         if not self.draft.chosen:
             return Step(CHOOSE)
         if index < len(self.draft.chosen):
@@ -153,14 +217,18 @@ class RatingFlow:
                 )
         return None
 
-    def ballot(self, code: str) -> BallotIn:
+    def ballot(self, entry: Entry) -> BallotIn:
+        """The ballot to submit; a credential's text must be valid (it was checked each step)."""
+        credential = parse_credential_text(entry.credential) if entry.uses_credential else None
         return BallotIn(
-            code=code,
+            code=None if credential else entry.code,
+            credential=credential,
             evaluations=[
                 EvaluationIn(
                     target=target,
                     answers=self.draft.answers.get(target, {}),
                     comment=self.draft.comments.get(target),
+                    started=self.draft.started.get(target),
                 )
                 for target in self.draft.chosen
             ],

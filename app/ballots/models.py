@@ -6,6 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 
 ANSWERS_MAX_LENGTH = 60  # one character per questionnaire item; see surveys.schemas.MAX_ITEMS
+STRAIGHT_LINING = 1  # quality flag: every answered item at the same level
+TOO_FAST = 2  # quality flag: submitted implausibly soon after the form was shown
 
 
 class Evaluation(Base):

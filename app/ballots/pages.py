@@ -1,4 +1,9 @@
-"""The rating page (``/r``): enter a code, rate, review, submit. Works without JavaScript."""
+"""The rating page (``/r``): enter a code (or a credential), rate, review, submit.
+
+Works without JavaScript. With it, ``app/static/js/rate.js`` exchanges the code for a
+blind-signed credential first and the steps carry the credential instead of the code: it is
+checked at every step and spent only when the ballot is submitted.
+"""
 
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.admission import service as admission_service
+from app.admission.service import Admission
+from app.ballots import quality
 from app.ballots import service as ballot_service
 from app.ballots.flow import (
     ANSWER_FIELD_PREFIX,
@@ -18,10 +25,16 @@ from app.ballots.flow import (
     NOT_APPLICABLE_VALUE,
     REVIEW,
     TARGET_PREFIX,
+    Entry,
     RatingDraft,
     RatingFlow,
     Step,
+    parse_credential_text,
 )
+from app.ballots.schemas import Receipt
+from app.credentials import errors as credential_errors
+from app.credentials import service as credential_service
+from app.credentials import sri
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import InvalidInput, PingyiError
 from app.i18n import current_locale, gettext
@@ -33,16 +46,31 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/r", response_class=HTMLResponse)
 def enter_page(request: Request) -> HTMLResponse:
-    return render(request, "rate/enter.html")
+    return render(request, "rate/enter.html", _enter_context())
+
+
+def _enter_context() -> dict[str, Any]:
+    """What the entry page needs for its script: the blind-signature module's SRI hash."""
+    return {"blind_rsa_integrity": sri.integrity(sri.BLIND_RSA_MODULE)}
 
 
 @router.post("/r", response_class=HTMLResponse)
 async def enter_code(
     request: Request, session: SessionDep, hashing_key: HashingKeyDep
 ) -> HTMLResponse:
+    """A typed code, or a credential (posted by the page's script, or pasted by the rater).
+
+    ``direct`` is set by the script when it could not get a credential and falls back to
+    using the code directly; the first step then says so.
+    """
     form = await request.form()
-    code = _text(form, "code")
-    return await run_in_threadpool(_start, request, session, hashing_key, code)
+    entry = _entry(form)
+    notice = None
+    if _text(form, "direct") and not entry.uses_credential:
+        notice = gettext(
+            "An anonymous credential could not be prepared here, so your code is used directly."
+        )
+    return await run_in_threadpool(_start, request, session, hashing_key, entry, notice)
 
 
 @router.post("/r/rate", response_class=HTMLResponse)
@@ -51,25 +79,46 @@ async def rate(request: Request, session: SessionDep, hashing_key: HashingKeyDep
     return await run_in_threadpool(_rate, request, session, hashing_key, form)
 
 
-def _start(request: Request, session: Session, hashing_key: bytes, code: str) -> HTMLResponse:
+def _entry(form: FormData) -> Entry:
+    """The credential when one is posted, else the code."""
+    credential = _text(form, "credential").strip()
+    if credential:
+        return Entry(credential=credential)
+    return Entry(code=_text(form, "code"))
+
+
+def _admit(session: Session, hashing_key: bytes, entry: Entry) -> Admission:
+    """What the code or credential admits to, without using or spending it."""
+    if entry.uses_credential:
+        credential = parse_credential_text(entry.credential)
+        return credential_service.credential_admission(session, credential)
+    return admission_service.check_code(session, hashing_key, entry.code)
+
+
+def _start(
+    request: Request, session: Session, hashing_key: bytes, entry: Entry, notice: str | None
+) -> HTMLResponse:
     try:
-        admission = admission_service.check_code(session, hashing_key, code)
+        admission = _admit(session, hashing_key, entry)
     except PingyiError as error:
-        return _enter_again(request, code, error)
+        return _enter_again(request, entry, error)
     flow = RatingFlow(admission, RatingDraft())
-    return _render_step(request, flow, flow.first_step(), code)
+    return _render_step(request, flow, flow.first_step(), entry, notice=notice)
 
 
 def _rate(request: Request, session: Session, hashing_key: bytes, form: FormData) -> HTMLResponse:
-    code = _text(form, "code")
+    entry = _entry(form)
+    action = _text(form, "action") or "next"
+    if action == "submit":
+        # Checking reads before submitting writes: on SQLite, take the write lock first.
+        credential_service.begin_writing(session)
     try:
-        admission = admission_service.check_code(session, hashing_key, code)
+        admission = _admit(session, hashing_key, entry)
     except PingyiError as error:
-        return _enter_again(request, code, error)
+        return _enter_again(request, entry, error)
 
     flow = RatingFlow(admission, RatingDraft.load(_text(form, "draft")))
     step = flow.parse_step(_text(form, "step"))
-    action = _text(form, "action") or "next"
 
     if step.name == CHOOSE and action in ("next", "stay"):
         flow.choose([str(value) for value in form.getlist("target")])
@@ -89,46 +138,94 @@ def _rate(request: Request, session: Session, hashing_key: bytes, form: FormData
     elif action.startswith(EDIT_PREFIX) and action.removeprefix(EDIT_PREFIX).isdigit():
         step = flow.parse_step(TARGET_PREFIX + action.removeprefix(EDIT_PREFIX))
     elif action == "submit" and step.name == REVIEW:
-        return _submit(request, session, hashing_key, flow, code)
-    return _render_step(request, flow, step, code)
+        return _submit(request, session, hashing_key, flow, entry)
+    return _render_step(request, flow, step, entry)
 
 
 def _submit(
-    request: Request, session: Session, hashing_key: bytes, flow: RatingFlow, code: str
+    request: Request, session: Session, hashing_key: bytes, flow: RatingFlow, entry: Entry
 ) -> HTMLResponse:
     incomplete = flow.first_incomplete()
     if incomplete is not None:
-        return _render_step(request, flow, incomplete, code)
+        return _render_step(request, flow, incomplete, entry)
     try:
-        receipt = ballot_service.submit_ballot(session, hashing_key, flow.ballot(code))
+        ballot = flow.ballot(entry)
+        receipt = ballot_service.submit_ballot(session, hashing_key, ballot)
     except InvalidInput as error:
-        return _render_step(request, flow, Step(REVIEW), code, message=error.translated())
+        if error.field == "credential":
+            return _enter_again(request, entry, error)
+        return _render_step(request, flow, Step(REVIEW), entry, message=error.translated())
     except PingyiError as error:
-        return _enter_again(request, "", error)
+        return _enter_again(request, entry, error, keep_input=False)
+    spent_message = ballot.credential.message if ballot.credential else None
+    return _receipt_page(request, flow, receipt, spent_message)
+
+
+def _receipt_page(
+    request: Request, flow: RatingFlow, receipt: Receipt, spent_message: str | None
+) -> HTMLResponse:
+    """The receipt; after a credential ballot the page's script forgets the stored credential,
+    which it finds by ``spent_message`` (the credential's message, never shown)."""
+    campaign = flow.admission.campaign
     return render(
         request,
         "rate/receipt.html",
-        {"receipt": receipt, "campaign_title": flow.admission.campaign.title_for(current_locale())},
+        {
+            "receipt": receipt,
+            "campaign_title": campaign.title_for(current_locale()),
+            "verify_path": f"/verify/{campaign.slug}",
+            "spent_message": spent_message,
+        },
         status_code=201,
     )
 
 
-def _enter_again(request: Request, code: str, error: PingyiError) -> HTMLResponse:
+def _enter_again(
+    request: Request, entry: Entry, error: PingyiError, *, keep_input: bool = True
+) -> HTMLResponse:
+    """The entry page with the error in place, keeping what was typed or pasted unless it
+    was refused at submission (it cannot be used again).
+
+    After a credential is refused as spent, the page's script forgets it (``spent_message``).
+    """
+    spent_message = None
+    if entry.uses_credential and isinstance(error, credential_errors.CredentialSpent):
+        try:
+            spent_message = parse_credential_text(entry.credential).message
+        except InvalidInput:
+            spent_message = None
     return render(
         request,
         "rate/enter.html",
-        {"code": code, "error": error.translated()},
+        {
+            **_enter_context(),
+            "code": entry.code if keep_input else "",
+            "credential": entry.credential if keep_input else "",
+            "error": error.translated(),
+            "error_field": "credential" if entry.uses_credential else "code",
+            "spent_message": spent_message,
+        },
         status_code=error.status_code,
     )
 
 
 def _render_step(
-    request: Request, flow: RatingFlow, step: Step, code: str, message: str | None = None
+    request: Request,
+    flow: RatingFlow,
+    step: Step,
+    entry: Entry,
+    message: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     locale = current_locale()
     admission = flow.admission
+    if step.target_index is not None:
+        flow.show(step.target_index, _new_start_token)
     context: dict[str, Any] = {
-        "code": code,
+        "code": entry.code,
+        "credential": entry.credential,
+        "campaign_slug": admission.campaign.slug,
+        "notice": notice,
         "draft": flow.draft.dump(),
         "step": step.name,
         "error": message or (gettext(step.error) if step.error else None),
@@ -187,6 +284,10 @@ def _render_step(
         }
     )
     return render(request, "rate/target.html", context, status_code=422 if step.missing else 200)
+
+
+def _new_start_token() -> str:
+    return quality.new_start_token(quality.server_start_token_key())
 
 
 def questionnaire_context(questionnaire: Questionnaire, items: Sequence[Item]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Accepting ballots: one admission code, evaluations of one or more targets, exactly once."""
+"""Accepting ballots: one admission code or credential, evaluations of one or more targets,
+exactly once, and a receipt for the rater."""
 
 import secrets
 import unicodedata
@@ -11,8 +12,12 @@ from sqlalchemy.orm import Session
 from app.admission import service as admission_service
 from app.admission.service import Admission
 from app.ballots import answers as answer_codec
+from app.ballots import quality, receipts
 from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
+from app.campaigns import service as campaign_service
+from app.credentials import models as credential_models
+from app.credentials import service as credential_service
 from app.errors import InvalidInput
 from app.i18n import N_, gettext
 
@@ -23,27 +28,63 @@ BIDI_CONTROLS = frozenset(
 ALLOWED_CONTROLS = frozenset("\n\t")
 
 
-def submit_ballot(session: Session, hashing_key: bytes, ballot: BallotIn) -> Receipt:
-    """Use the code and store the evaluations, in the caller's single transaction.
+def submit_ballot(
+    session: Session, hashing_key: bytes, ballot: BallotIn, *, start_key: bytes | None = None
+) -> Receipt:
+    """Use the code or spend the credential, store the evaluations and the receipt's hash,
+    all in the caller's single transaction.
 
-    Any refusal raises before the transaction commits, so the code stays unused and nothing
-    is stored. Rows are inserted in random order and share no identifier (DESIGN.md).
+    Any refusal raises before the transaction commits, so the code stays unused (the
+    credential unspent) and nothing is stored. Rows are inserted in random order and share
+    no identifier (DESIGN.md). Start tokens are checked with ``start_key``, by default this
+    server's.
     """
-    admission = admission_service.use_code(session, hashing_key, ballot.code)
-    rows = evaluation_rows(admission, ballot.evaluations)
+    admission = admit(session, hashing_key, ballot)
+    rows = evaluation_rows(
+        admission, ballot.evaluations, start_key=start_key or quality.server_start_token_key()
+    )
     _shuffler.shuffle(rows)
     session.execute(insert(Evaluation), rows)
+    receipt = receipts.new_receipt()
+    session.execute(
+        insert(credential_models.Receipt).values(
+            receipt_hash=receipts.receipt_hash(receipt), campaign_id=admission.campaign.id
+        )
+    )
     return Receipt(
         campaign=admission.campaign.slug,
         accepted_evaluations=len(rows),
         message=gettext("Thank you. Your evaluation has been recorded anonymously."),
+        receipt=receipt,
     )
 
 
-def evaluation_rows(admission: Admission, evaluations: list[EvaluationIn]) -> list[dict[str, Any]]:
-    """Check every evaluation against what the code admits to; one row per evaluation."""
+def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> Admission:
+    """Use the ballot's code, or spend its credential, and return what it admits to.
+
+    Both are exactly-once by a database rule (a conditional UPDATE of the code, an INSERT
+    into the spent set keyed on the message's hash), never by a read-then-write.
+    """
+    if ballot.credential is not None:
+        return credential_service.spend_credential(session, ballot.credential)
+    if ballot.code is None:  # BallotIn's validator makes this unreachable
+        raise InvalidInput(field="code")
+    return admission_service.use_code(session, hashing_key, ballot.code)
+
+
+def evaluation_rows(
+    admission: Admission, evaluations: list[EvaluationIn], *, start_key: bytes
+) -> list[dict[str, Any]]:
+    """Check every evaluation against what the code admits to; one row per evaluation.
+
+    Each row's quality flags are measured on that evaluation alone, with its own start
+    token, so the rows of one submission share no flag by construction. The token and the
+    time it gives are used here and dropped: only the flags reach the row.
+    """
     targets_by_code = {target.department.code: target for target in admission.targets}
     group_key = admission.rater_group.key
+    quality_policy = campaign_service.policy_of(admission.campaign).quality
+    items = admission.items
     rows: list[dict[str, Any]] = []
     seen_targets: set[str] = set()
     for index, evaluation in enumerate(evaluations):
@@ -73,7 +114,13 @@ def evaluation_rows(admission: Admission, evaluations: list[EvaluationIn]) -> li
                     admission.questionnaire, group_key, evaluation.answers
                 ),
                 "comment": clean_comment(admission, evaluation.comment, f"{where}.comment"),
-                "quality_flags": 0,
+                "quality_flags": quality.quality_flags(
+                    items,
+                    evaluation.answers,
+                    evaluation.started,
+                    key=start_key,
+                    policy=quality_policy,
+                ),
             }
         )
     return rows

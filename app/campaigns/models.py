@@ -33,6 +33,7 @@ class Campaign(Base):
     )
     disclosure_threshold: Mapped[int]
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JSON)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     starts_on: Mapped[dt.date | None] = mapped_column(Date)
     ends_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(

@@ -17,7 +17,10 @@ from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import CampaignSpec
+from app.comments import service as comment_service
 from app.config import MINIMUM_DISCLOSURE_THRESHOLD, get_settings
+from app.credentials import sealing
+from app.credentials import service as credential_service
 from app.departments import service as department_service
 from app.departments.models import Department
 from app.deps import SessionDep
@@ -464,6 +467,12 @@ def _transition(
             {"campaign": campaign, "action": action, "refusal": error.translated()},
             status_code=error.status_code,
         )
+    if action == "close":  # comments: scrubbed, shuffled copies for review; raw text deleted
+        comment_service.prepare_review(session, campaign)
+        sealing.seal(session, campaign)  # rows in random order; vacuumed after the commit
+    settings = get_settings()
+    if action == "open" and settings.issues_credentials:  # credential keys, per rater group
+        credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
     audit_service.record(
         session,
         actor=staff.username,

@@ -3,6 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.campaigns.policy import ResultsPolicy
 from app.config import MINIMUM_DISCLOSURE_THRESHOLD
 from app.departments.schemas import DepartmentCode
 from app.surveys.schemas import Identifier, LocalizedText
@@ -40,6 +41,7 @@ class CampaignSpec(BaseModel):
     targets: (
         Literal["all"] | Annotated[list[DepartmentCode], Field(min_length=1)] | TargetCategories
     ) = "all"
+    policy: ResultsPolicy = Field(default_factory=ResultsPolicy)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "CampaignSpec":

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.admission import models as admission_models
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
+from app.campaigns.policy import ResultsPolicy
 from app.campaigns.schemas import CampaignSpec, TargetCategories
 from app.departments.models import Department
 from app.errors import InvalidInput, InvalidTransition, NotFound
@@ -78,6 +79,32 @@ def questionnaire_of(campaign: Campaign) -> Questionnaire:
     return Questionnaire.model_validate(campaign.questionnaire)
 
 
+# Beside the results policy in ``Campaign.policy``: the noisy counts of a differentially
+# private release, drawn once at publication (app.results.privacy). Not part of the policy.
+PRIVATE_RELEASE_KEY = "private_release"
+
+
+def policy_of(campaign: Campaign) -> ResultsPolicy:
+    stored = campaign.policy or {}
+    return ResultsPolicy.model_validate(
+        {key: value for key, value in stored.items() if key != PRIVATE_RELEASE_KEY}
+    )
+
+
+def set_policy(session: Session, campaign: Campaign, policy: ResultsPolicy) -> dict[str, Any]:
+    """Change how results are computed and released, until they are published."""
+    if campaign.status == CampaignStatus.PUBLISHED:
+        raise InvalidInput(
+            N_("The results of a published campaign can no longer be computed differently."),
+            field="policy",
+        )
+    before = policy_of(campaign).model_dump(mode="json")
+    after = policy.model_dump(mode="json")
+    campaign.policy = after
+    session.flush()
+    return {key: after[key] for key in after if after[key] != before.get(key)}
+
+
 def create_campaign(
     session: Session,
     spec: CampaignSpec,
@@ -106,6 +133,7 @@ def create_campaign(
         status=CampaignStatus.DRAFT,
         disclosure_threshold=spec.disclosure_threshold or default_threshold,
         questionnaire=questionnaire.model_dump(mode="json"),
+        policy=spec.policy.model_dump(mode="json"),
         starts_on=spec.starts_on,
         ends_on=spec.ends_on,
     )
@@ -203,6 +231,11 @@ def transition(session: Session, campaign: Campaign, action: str) -> Campaign:
     refusal = transition_refusal(campaign, action)
     if refusal is not None:
         raise refusal
+    if action == "publish":
+        # A private release is drawn now, once, and kept: results import campaigns, hence here.
+        from app.results import service as results_service
+
+        results_service.fix_private_release(session, campaign)
     campaign.status = TRANSITIONS[action][1]
     session.flush()
     return campaign

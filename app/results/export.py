@@ -1,6 +1,11 @@
-"""Writing results to files: JSON, and CSV that Excel opens correctly (UTF-8 with BOM)."""
+"""Writing results to files: JSON, and CSV that Excel opens correctly (UTF-8 with BOM).
+
+The CSV is made line by line (:func:`csv_lines`), so a route can stream it and a command can
+write it without holding the whole file in memory.
+"""
 
 import csv
+from collections.abc import Iterator
 from typing import TextIO
 
 from app.i18n import N_, current_locale, gettext
@@ -25,21 +30,30 @@ ROW_ITEM = N_("item")
 
 
 def write_json(results: CampaignResults, stream: TextIO) -> None:
-    stream.write(results.model_dump_json(indent=2))
-    stream.write("\n")
+    stream.write(json_text(results))
+
+
+def json_text(results: CampaignResults) -> str:
+    return results.model_dump_json(indent=2) + "\n"
 
 
 def write_csv(results: CampaignResults, stream: TextIO) -> None:
-    """One row per target (composite), per target × group, and per target × group × item.
+    """Write :func:`csv_lines` to ``stream`` (opened with ``newline=""``)."""
+    for line in csv_lines(results):
+        stream.write(line)
 
-    Withheld figures are left blank and named in the last column.
+
+def csv_lines(results: CampaignResults) -> Iterator[str]:
+    """The CSV file line by line, the first starting with the byte order mark.
+
+    One row per target (evaluations and composite), per target × group, and per target ×
+    group × item. Withheld figures are left blank and named in the last column.
     """
-    levels = _levels(results)
+    levels = level_columns(results)
     item_texts = {item.id: item.text for item in results.items}
     group_names = {group.key: group.name for group in results.rater_groups}
-    writer = csv.writer(stream)
-    stream.write(BYTE_ORDER_MARK)
-    writer.writerow(
+    writer = csv.writer(_Line())
+    yield BYTE_ORDER_MARK + writer.writerow(
         [
             gettext("row type"),
             gettext("department code"),
@@ -59,14 +73,14 @@ def write_csv(results: CampaignResults, stream: TextIO) -> None:
     empty_levels = [""] * len(levels)
     for target in results.targets:
         head = [target.target, target.name, target.category]
-        writer.writerow(
+        yield writer.writerow(
             [
                 gettext(ROW_COMPOSITE),
                 *head,
                 "",
                 "",
                 "",
-                "",
+                _cell(target.evaluations),
                 "",
                 _cell(target.composite_score),
                 "",
@@ -76,7 +90,7 @@ def write_csv(results: CampaignResults, stream: TextIO) -> None:
         )
         for group in target.groups:
             group_head = [*head, group_names[group.rater_group]]
-            writer.writerow(
+            yield writer.writerow(
                 [
                     gettext(ROW_GROUP),
                     *group_head,
@@ -92,7 +106,7 @@ def write_csv(results: CampaignResults, stream: TextIO) -> None:
             )
             for item in group.items:
                 distribution = item.distribution or {}
-                writer.writerow(
+                yield writer.writerow(
                     [
                         gettext(ROW_ITEM),
                         *group_head,
@@ -108,8 +122,16 @@ def write_csv(results: CampaignResults, stream: TextIO) -> None:
                 )
 
 
-def _levels(results: CampaignResults) -> list[tuple[int, str]]:
-    """Distribution columns: the scale's labels when all items share one scale."""
+class _Line:
+    """A file for :func:`csv.writer` whose ``write`` hands the formatted line back."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def level_columns(results: CampaignResults) -> list[tuple[int, str]]:
+    """Distribution columns ``(level, label)``, highest first: the scale's labels when all
+    items share one scale, else numbered levels."""
     scales: set[ScaleName] = {item.scale for item in results.items}
     if len(scales) == 1:
         (scale,) = scales
@@ -123,4 +145,5 @@ def _cell(value: float | int | None) -> str:
 
 
 def _withheld(fields: list[str]) -> str:
-    return "; ".join(gettext(FIELD_NAMES[field]) for field in fields)
+    """The withheld figures this file has a column for (spreads, grades and ranks it has not)."""
+    return "; ".join(gettext(FIELD_NAMES[field]) for field in fields if field in FIELD_NAMES)

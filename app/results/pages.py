@@ -6,11 +6,13 @@ other department's name or figure reaches its template.
 """
 
 import io
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -136,6 +138,16 @@ def export_json(session: WriteSession, staff: ResultsExporter, slug: str) -> Res
     return _export(session, staff, slug, "json")
 
 
+@router.post("/campaigns/{slug}/results.xlsx")
+def export_xlsx(session: WriteSession, staff: ResultsExporter, slug: str) -> Response:
+    return _export(session, staff, slug, "xlsx")
+
+
+@router.post("/campaigns/{slug}/results.pdf")
+def export_pdf(session: WriteSession, staff: ResultsExporter, slug: str) -> Response:
+    return _export(session, staff, slug, "pdf")
+
+
 @router.get("/my-results", response_class=HTMLResponse)
 def my_results(request: Request, session: WriteSession, staff: OwnResultsViewer) -> HTMLResponse:
     """Published campaigns that rate the liaison's department, with its figures only."""
@@ -171,17 +183,40 @@ def my_results(request: Request, session: WriteSession, staff: OwnResultsViewer)
     )
 
 
+EXPORT_MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+EXPORT_CHUNK = 64 * 1024  # bytes per chunk of a streamed file
+
+
 def _export(session: Session, staff: StaffUser, slug: str, fmt: str) -> Response:
+    """The results as a download, made before the export is recorded (a file that cannot be
+    made is not recorded as exported); CSV and XLSX stream, JSON and PDF are whole."""
+    from app.reports import bulletin, xlsx  # fpdf and openpyxl take a while to import
+
     campaign = campaign_service.get_campaign(session, slug)
     results_service.check_releasable(campaign)
     computed = results_service.campaign_results(session, campaign, current_locale())
-    stream = io.StringIO(newline="")
+    body: Iterator[bytes] | bytes
     if fmt == "csv":
-        results_export.write_csv(computed, stream)
-        media_type = "text/csv; charset=utf-8"
+        body = (line.encode("utf-8") for line in results_export.csv_lines(computed))
+    elif fmt == "xlsx":
+        spooled = tempfile.TemporaryFile()  # noqa: SIM115 (closed when streamed)
+        try:
+            xlsx.write_xlsx(computed, spooled)
+        except BaseException:
+            spooled.close()
+            raise
+        body = _streamed_file(spooled)
+    elif fmt == "pdf":
+        document = io.BytesIO()
+        bulletin.render_bulletin(computed, bulletin.bulletin_context(campaign, computed), document)
+        body = document.getvalue()
     else:
-        results_export.write_json(computed, stream)
-        media_type = "application/json"
+        body = results_export.json_text(computed).encode("utf-8")
     audit_service.record(
         session,
         actor=staff.username,
@@ -189,14 +224,21 @@ def _export(session: Session, staff: StaffUser, slug: str, fmt: str) -> Response
         object=f"campaign:{campaign.slug}",
         detail={"format": fmt},
     )
-    return Response(
-        stream.getvalue().encode("utf-8"),
-        media_type=media_type,
-        headers={
-            "content-disposition": f'attachment; filename="results-{campaign.slug}.{fmt}"',
-            "cache-control": "no-store",
-        },
-    )
+    headers = {
+        "content-disposition": f'attachment; filename="results-{campaign.slug}.{fmt}"',
+        "cache-control": "no-store",
+    }
+    if isinstance(body, bytes):
+        return Response(body, media_type=EXPORT_MEDIA_TYPES[fmt], headers=headers)
+    return StreamingResponse(body, media_type=EXPORT_MEDIA_TYPES[fmt], headers=headers)
+
+
+def _streamed_file(file: IO[bytes]) -> Iterator[bytes]:
+    """The file's content from its start, in chunks; closes (and so deletes) it at the end."""
+    with file:
+        file.seek(0)
+        while chunk := file.read(EXPORT_CHUNK):
+            yield chunk
 
 
 def _own_result(

@@ -1,46 +1,54 @@
-"""Results per target × rater group × item, with every figure below the threshold withheld.
+"""A campaign's results: counted, scored, put under disclosure control, laid out.
 
-Definitions (also in the README):
-- an item's mean points and satisfaction rate use its answered responses; 不了解 is excluded;
-- an evaluation's score is the mean points of its answered scored items; a group's score is
-  the mean of its evaluations' scores;
-- a target's composite is the weighted mean of its rater groups' scores as shown (rounded),
-  over the groups whose score is shown, with the weights renormalised over those groups (a
-  withheld group must not enter, or it could be recomputed from the composite and the others);
-- figures are computed exactly (fractions), so row order cannot move them, and rounded half
-  up (四舍五入) to two decimals, rates to four.
+The pipeline: count the stored evaluations with their quality flags (``tally``); compute
+every figure exactly under the campaign's quality policy (``scoring``); lay out the counts that
+would be published, counted rather than weighted (``tables``); let disclosure control choose
+which to withhold (``disclosure``); and build one :class:`CampaignResults` with every figure
+resting on a withheld count null and named (``layout``). Every page and export is made from it.
+A published campaign whose policy asks for a differentially private release has every figure
+computed instead from the noisy counts drawn once at publication (``privacy``).
+Definitions are in :mod:`app.results.scoring`; how suppression reaches figures, in
+:mod:`app.results.layout`.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.ballots.models import Evaluation
 from app.campaigns import service as campaign_service
-from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.policy import ResultsPolicy
 from app.errors import PingyiError
 from app.i18n import N_, Locale
-from app.results.schemas import (
-    CampaignResults,
-    GroupResult,
-    ItemInfo,
-    ItemResult,
-    RaterGroupInfo,
-    TargetResult,
-)
-from app.results.tally import AnswerRow, CellTally, ItemTally, tally
-from app.surveys.schemas import SATISFIED_LEVEL_COUNT, Item, Questionnaire
+from app.results import disclosure, layout, privacy, scoring
+from app.results.schemas import CampaignResults
+from app.results.statistics import half_up
+from app.results.tables import CountTables, build_count_tables
+from app.results.tally import AnswerRow, CampaignTally, CellTally, exact, tally
+from app.surveys.schemas import Questionnaire
 
-POINTS_DECIMALS = 2
-RATE_DECIMALS = 4
+__all__ = [
+    "ResultsNotReleasable",
+    "SuppressionPlanner",
+    "build_results",
+    "campaign_results",
+    "campaign_tally",
+    "check_releasable",
+    "count_tables",
+    "fix_private_release",
+    "half_up",
+    "score_cells",
+]
 
 
-def half_up(value: Fraction, decimals: int) -> float:
-    """Round an exact value half up (四舍五入), the rule official bulletins use."""
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+class SuppressionPlanner(Protocol):
+    """What :func:`app.results.disclosure.plan_suppression` looks like."""
+
+    def __call__(
+        self, tables: CountTables, *, threshold: int, width: float
+    ) -> disclosure.Suppression: ...
 
 
 RELEASABLE_STATUSES = (CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
@@ -63,165 +71,124 @@ def check_releasable(campaign: Campaign) -> None:
 
 def campaign_results(session: Session, campaign: Campaign, locale: Locale) -> CampaignResults:
     questionnaire = campaign_service.questionnaire_of(campaign)
+    return build_results(
+        campaign,
+        questionnaire,
+        campaign_service.policy_of(campaign),
+        campaign_tally(session, campaign, questionnaire),
+        locale,
+    )
+
+
+def fix_private_release(
+    session: Session, campaign: Campaign, sampler: privacy.Sampler = privacy.opendp_sampler
+) -> None:
+    """Draw and store the campaign's differentially private release, once, if its policy asks
+    for one; the publish transition calls this. A stored release is never drawn again."""
+    policy = campaign_service.policy_of(campaign)
+    if not policy.privacy.enabled or privacy.stored_release(campaign) is not None:
+        return
+    check_releasable(campaign)
+    questionnaire = campaign_service.questionnaire_of(campaign)
+    counted = campaign_tally(session, campaign, questionnaire)
+    figures = score_cells(campaign, questionnaire, policy, counted)
+    tables = count_tables(campaign, questionnaire, figures)
+    threshold = campaign.disclosure_threshold
+    suppression = disclosure.plan_suppression(
+        tables, threshold=threshold, width=policy.width_for(threshold)
+    )
+    release = privacy.draw_release(
+        campaign, questionnaire, policy, counted, tables, suppression, sampler
+    )
+    privacy.store_release(campaign, release)
+    session.flush()
+
+
+def campaign_tally(
+    session: Session, campaign: Campaign, questionnaire: Questionnaire
+) -> CampaignTally:
     rows = session.execute(
-        select(Evaluation.target_id, Evaluation.rater_group_id, Evaluation.answers, func.count())
+        select(
+            Evaluation.target_id,
+            Evaluation.rater_group_id,
+            Evaluation.answers,
+            Evaluation.quality_flags,
+            func.count(),
+        )
         .where(Evaluation.campaign_id == campaign.id)
-        .group_by(Evaluation.target_id, Evaluation.rater_group_id, Evaluation.answers)
+        .group_by(
+            Evaluation.target_id,
+            Evaluation.rater_group_id,
+            Evaluation.answers,
+            Evaluation.quality_flags,
+        )
     )
     answer_rows: list[AnswerRow] = [tuple(row) for row in rows]  # type: ignore[misc]
-    cells = tally(questionnaire, answer_rows)
-    return build_results(campaign, questionnaire, cells, locale)
+    return tally(questionnaire, answer_rows)
 
 
 def build_results(
     campaign: Campaign,
     questionnaire: Questionnaire,
-    cells: dict[tuple[int, int], CellTally],
+    policy: ResultsPolicy,
+    counted: CampaignTally,
     locale: Locale,
+    plan: SuppressionPlanner = disclosure.plan_suppression,
 ) -> CampaignResults:
+    """Score the tallied evaluations, plan suppression with ``plan``, lay out the results."""
+    figures = score_cells(campaign, questionnaire, policy, counted)
+    tables = count_tables(campaign, questionnaire, figures)
     threshold = campaign.disclosure_threshold
-    return CampaignResults(
-        campaign=campaign.slug,
-        title=campaign.title_for(locale),
-        status=campaign.status.value,
-        disclosure_threshold=threshold,
-        rater_groups=[
-            RaterGroupInfo(key=group.key, name=group.name_for(locale), weight=group.weight)
+    suppression = plan(tables, threshold=threshold, width=policy.width_for(threshold))
+    if policy.privacy.enabled and campaign.status == CampaignStatus.PUBLISHED:
+        return privacy.private_results(
+            campaign, questionnaire, policy, counted, figures, tables, suppression, locale
+        )
+    return layout.lay_out(
+        campaign, questionnaire, policy, counted, figures, tables, suppression, locale
+    )
+
+
+def score_cells(
+    campaign: Campaign, questionnaire: Questionnaire, policy: ResultsPolicy, counted: CampaignTally
+) -> dict[tuple[int, int], scoring.GroupFigures]:
+    """Every target × rater group's exact figures, under the campaign's quality policy."""
+    weighting = scoring.Weighting.of(policy.quality)
+    trim_share = exact(policy.trim_share)
+    return {
+        (target.id, group.id): scoring.group_figures(
+            questionnaire,
+            group.key,
+            counted.cells.get((target.id, group.id), CellTally()),
+            weighting,
+            trim_share,
+        )
+        for target in campaign.targets
+        for group in campaign.rater_groups
+    }
+
+
+def count_tables(
+    campaign: Campaign, questionnaire: Questionnaire, figures: layout.Cells
+) -> CountTables:
+    """The counts the results would publish: evaluations counted, not weighted."""
+    answers: dict[tuple[int, int, str], dict[int, int]] = {}
+    for (target_id, group_id), cell in figures.items():
+        for item in cell.items:
+            answers[(target_id, group_id, item.item)] = {
+                **item.distribution,
+                0: item.not_applicable,
+            }
+    return build_count_tables(
+        targets=[target.id for target in campaign.targets],
+        groups=[group.id for group in campaign.rater_groups],
+        items_by_group={
+            group.id: [
+                (item.id, [level.value for level in item.levels])
+                for item in questionnaire.items_for(group.key)
+            ]
             for group in campaign.rater_groups
-        ],
-        items=[
-            ItemInfo(
-                id=item.id,
-                dimension=item.dimension,
-                text=item.text.get(locale),
-                scale=item.scale,
-                scored=item.scored,
-            )
-            for item in questionnaire.items
-        ],
-        targets=[
-            _target_result(target, campaign.rater_groups, questionnaire, cells, threshold, locale)
-            for target in campaign.targets
-        ],
-    )
-
-
-def _target_result(
-    target: Target,
-    groups: list[RaterGroup],
-    questionnaire: Questionnaire,
-    cells: dict[tuple[int, int], CellTally],
-    threshold: int,
-    locale: Locale,
-) -> TargetResult:
-    group_results = [
-        _group_result(
-            group, questionnaire, cells.get((target.id, group.id), CellTally()), threshold
-        )
-        for group in groups
-    ]
-    weighted = [
-        (group.weight, result.score)
-        for group, result in zip(groups, group_results, strict=True)
-        if result.score is not None
-    ]
-    total_weight = sum(weight for weight, _ in weighted)
-    composite = (
-        half_up(
-            sum((Fraction(weight) * Fraction(score) for weight, score in weighted), Fraction(0))
-            / Fraction(total_weight),
-            POINTS_DECIMALS,
-        )
-        if weighted
-        else None
-    )
-    department = target.department
-    return TargetResult(
-        target=department.code,
-        name=department.name_for(locale),
-        category=department.category,
-        composite_score=composite,
-        composite_groups=[
-            result.rater_group for result in group_results if result.score is not None
-        ],
-        withheld=[] if weighted else ["composite_score"],
-        groups=group_results,
-    )
-
-
-def _group_result(
-    group: RaterGroup, questionnaire: Questionnaire, cell: CellTally, threshold: int
-) -> GroupResult:
-    items = questionnaire.items_for(group.key)
-    if cell.evaluations < threshold:
-        return GroupResult(
-            rater_group=group.key,
-            evaluations=None,
-            score=None,
-            withheld=["evaluations", "score"],
-            items=[_withheld_item(item) for item in items],
-        )
-    score_shown = cell.scored_evaluations >= threshold
-    return GroupResult(
-        rater_group=group.key,
-        evaluations=cell.evaluations,
-        score=half_up(cell.score_sum / cell.scored_evaluations, POINTS_DECIMALS)
-        if score_shown
-        else None,
-        withheld=[] if score_shown else ["score"],
-        items=[
-            _item_result(item, questionnaire, cell.items.get(item.id, ItemTally()), threshold)
-            for item in items
-        ],
-    )
-
-
-def _withheld_item(item: Item) -> ItemResult:
-    return ItemResult(
-        item=item.id,
-        respondents=None,
-        not_applicable=None,
-        mean_points=None,
-        satisfaction_rate=None,
-        distribution=None,
-        withheld=[
-            "respondents",
-            "not_applicable",
-            "mean_points",
-            "satisfaction_rate",
-            "distribution",
-        ],
-    )
-
-
-def _item_result(
-    item: Item, questionnaire: Questionnaire, item_tally: ItemTally, threshold: int
-) -> ItemResult:
-    answered = item_tally.answered
-    if answered < threshold:
-        return ItemResult(
-            item=item.id,
-            respondents=item_tally.respondents,
-            not_applicable=item_tally.not_applicable,
-            mean_points=None,
-            satisfaction_rate=None,
-            distribution=None,
-            withheld=["mean_points", "satisfaction_rate", "distribution"],
-        )
-    points = questionnaire.points_for(item)
-    levels = [level.value for level in item.levels]
-    distribution = {level: item_tally.counts.get(level, 0) for level in levels}
-    satisfied = sum(distribution[level] for level in levels[:SATISFIED_LEVEL_COUNT])
-    mean = (
-        sum((Fraction(points[level]) * count for level, count in distribution.items()), Fraction(0))
-        / answered
-    )
-    return ItemResult(
-        item=item.id,
-        respondents=item_tally.respondents,
-        not_applicable=item_tally.not_applicable,
-        mean_points=half_up(mean, POINTS_DECIMALS),
-        satisfaction_rate=half_up(Fraction(satisfied, answered), RATE_DECIMALS),
-        distribution=distribution,
-        withheld=[],
+        },
+        answers=answers,
+        evaluations={key: cell.evaluations for key, cell in figures.items()},
     )

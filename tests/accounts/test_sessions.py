@@ -44,4 +44,14 @@ class TestSessionCookie:
         for attribute in ("Path=/admin", "HttpOnly", "SameSite=Lax", "Secure"):
             assert attribute in header
         assert "Secure" not in sessions.cookie_header("v", secure=False)
-        assert "Max-Age=0" in sessions.clearing_cookie_header(secure=False)
+        assert all("Max-Age=0" in h for h in sessions.clearing_cookie_headers(secure=False))
+
+    def test_session_is_valid_for_the_console_and_campaign_api_only(self) -> None:
+        paths = {
+            part.removeprefix("Path=")
+            for header in sessions.cookie_headers("v", secure=False)
+            for part in header.split("; ")
+            if part.startswith("Path=")
+        }
+
+        assert paths == {"/admin", "/api/v1/campaigns"}

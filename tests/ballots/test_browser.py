@@ -241,7 +241,9 @@ class TestCodeFromQrFragment:
             for request in sent
             if appears_in(code, request.post_data or "")
         ]
-        assert carrying_code == [("POST", "/r"), ("POST", "/r/rate")]
+        # This campaign has no credential keys: the script asks about the code, then falls
+        # back to using it directly (tests/ballots/test_credential_browser.py has the rest).
+        assert carrying_code == [("POST", "/api/v1/admission"), ("POST", "/r"), ("POST", "/r/rate")]
         for request in sent:
             assert not appears_in(code, request.url), request.url
             assert not appears_in(code, request.headers.get("referer", "")), request.url
@@ -477,7 +479,7 @@ class TestCodeErrorsInPlainWords:
         expect(page.locator("#code")).to_have_value(code)
         assert urlsplit(page.url).fragment == ""
         page.wait_for_load_state("load")
-        assert len(posts) == 1
+        assert [urlsplit(post.url).path for post in posts] == ["/api/v1/admission", "/r"]
 
 
 class TestMobileScreens:

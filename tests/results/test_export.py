@@ -333,3 +333,26 @@ class TestJsonExport:
         export.write_json(results, stream)
 
         assert CampaignResults.model_validate_json(stream.getvalue()) == results
+
+
+class TestCsvOfComputedResults:
+    def test_withheld_column_names_only_figures_the_file_has_columns_for(
+        self, session: Session
+    ) -> None:
+        campaign = make_campaign(session, questionnaire=rating_questionnaire(), threshold=3)
+        rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3)])
+        rate(session, campaign, "cadres", [(3, 2, 1)])  # below the threshold: withheld
+        results = results_service.campaign_results(session, campaign, "zh_CN")
+        code = campaign.targets[0].department.code
+
+        rows = csv_rows(results)
+
+        composite = row_for(rows, "综合", code)
+        # 4 evaluations of which citizens' 3 are shown would give the cadre away.
+        assert composite[COUNT] == ""
+        assert composite[SCORE] == "70.0"  # citizens only: (100 + 75 + 35) / 3
+        assert composite[-1] == "评价份数"
+        cadres = row_for(rows, "评议主体", code, "基层干部")
+        assert cadres[-1] == "评价份数; 得分"  # not its spread, which has no column
+        item = row_for(rows, "题目", code, "基层干部", "courtesy")
+        assert item[-1] == ITEM_WITHHELD_IN_WITHHELD_CELL

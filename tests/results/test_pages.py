@@ -242,7 +242,17 @@ class TestExports:
         assert target["composite_score"] == 70.0
         enterprises = next(g for g in target["groups"] if g["rater_group"] == "enterprises")
         assert enterprises["evaluations"] is None
-        assert enterprises["withheld"] == ["evaluations", "score"]
+        assert enterprises["withheld"] == [
+            "evaluations",
+            "score",
+            "score_standard_deviation",
+            "score_ci_low",
+            "score_ci_high",
+        ]
+        assert (
+            f"{first.name} · Enterprises: all figures (withheld to protect raters' anonymity)"
+            in body["withheld_figures"]
+        )
         (entry,) = audit_entries(session, "results_export")
         assert entry.detail == {"format": "json"}
 

@@ -7,18 +7,37 @@ The questionnaire has three items every rater group sees: ``courtesy`` on the fi
 """
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.ballots.models import STRAIGHT_LINING, TOO_FAST, Evaluation
+from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
+from app.campaigns.policy import QualityPolicy, ResultsPolicy
 from app.results import service as results_service
-from app.results.schemas import CampaignResults, GroupResult, ItemResult, TargetResult
+from app.results.schemas import (
+    CampaignResults,
+    GroupResult,
+    ItemResult,
+    QualitySummary,
+    TargetResult,
+)
 from app.surveys.schemas import Questionnaire
-from tests.factories import make_campaign
-from tests.results.helpers import rate, rating_questionnaire
+from tests.factories import make_campaign, make_department
+from tests.results.helpers import Level, rate, rating_questionnaire
 
 THRESHOLD = 3
-ITEM_FIGURES = ["respondents", "not_applicable", "mean_points", "satisfaction_rate", "distribution"]
-ANSWERED_FIGURES = ["mean_points", "satisfaction_rate", "distribution"]
+SPREAD_FIGURES = ["standard_deviation", "ci_low", "ci_high"]
+ITEM_FIGURES = [
+    "respondents",
+    "not_applicable",
+    "mean_points",
+    *SPREAD_FIGURES,
+    "satisfaction_rate",
+    "distribution",
+]
+ANSWERED_FIGURES = ["mean_points", *SPREAD_FIGURES, "satisfaction_rate", "distribution"]
+SCORE_FIGURES = ["score", "score_standard_deviation", "score_ci_low", "score_ci_high"]
 
 # Three citizens: evaluation scores (100 + 100) / 2 = 100, (80 + 70) / 2 = 75 and
 # (40 + 30) / 2 = 35, so the group's score is 210 / 3 = 70.
@@ -80,7 +99,7 @@ class TestCellSuppression:
 
         assert citizens.evaluations is None
         assert citizens.score is None
-        assert citizens.withheld == ["evaluations", "score"]
+        assert citizens.withheld == ["evaluations", *SCORE_FIGURES]
         assert [item.item for item in citizens.items] == ["courtesy", "speed", "overall"]
         for item in citizens.items:
             assert item.respondents is None
@@ -91,7 +110,7 @@ class TestCellSuppression:
             assert item.withheld == ITEM_FIGURES
         assert target.composite_score is None
         assert target.composite_groups == []
-        assert target.withheld == ["composite_score"]
+        assert target.withheld == ["evaluations", "composite_score", "grade", "rank"]
 
     def test_cell_with_exactly_threshold_evaluations_shows_its_figures(
         self, any_session: Session
@@ -148,6 +167,8 @@ class TestItemFigures:
 
 
 class TestScalePoints:
+    """Six raters at one level: unanimous answers are shown from 2k = 6 on."""
+
     @pytest.mark.parametrize(
         ("level", "points", "satisfied"),
         [(5, 100.0, 1.0), (4, 80.0, 1.0), (3, 60.0, 0.0), (2, 40.0, 0.0), (1, 20.0, 0.0)],
@@ -156,14 +177,16 @@ class TestScalePoints:
         self, session: Session, level: int, points: float, satisfied: float
     ) -> None:
         campaign = new_campaign(session)
-        rate(session, campaign, "citizens", [(level, 3, 3)] * 3)
+        rate(session, campaign, "citizens", [(level, 3, 3)] * 6)
 
         courtesy = item_result(cell(session, campaign), "courtesy")
 
         assert courtesy.mean_points == points
+        assert courtesy.standard_deviation == 0.0
+        assert (courtesy.ci_low, courtesy.ci_high) == (points, points)
         assert courtesy.satisfaction_rate == satisfied
         assert courtesy.distribution == {
-            value: 3 if value == level else 0 for value in range(5, 0, -1)
+            value: 6 if value == level else 0 for value in range(5, 0, -1)
         }
 
     @pytest.mark.parametrize(
@@ -173,14 +196,14 @@ class TestScalePoints:
         self, session: Session, level: int, points: float, satisfied: float
     ) -> None:
         campaign = new_campaign(session)
-        rate(session, campaign, "citizens", [(5, level, 5)] * 3)
+        rate(session, campaign, "citizens", [(5, level, 5)] * 6)
 
         citizens = cell(session, campaign)
         speed = item_result(citizens, "speed")
 
         assert speed.mean_points == points
         assert speed.satisfaction_rate == satisfied
-        assert speed.distribution == {value: 3 if value == level else 0 for value in (3, 2, 1)}
+        assert speed.distribution == {value: 6 if value == level else 0 for value in (3, 2, 1)}
         assert citizens.score == (100.0 + points) / 2
 
     def test_questionnaire_points_for_a_scale_replace_the_default_points(
@@ -188,7 +211,7 @@ class TestScalePoints:
     ) -> None:
         questionnaire = rating_questionnaire(points={"three_level": {3: 90, 2: 60, 1: 0}})
         campaign = new_campaign(session, questionnaire=questionnaire)
-        rate(session, campaign, "citizens", [(4, 3, 4), (4, 2, 4), (4, 1, 4)])
+        rate(session, campaign, "citizens", [(4, 3, 4), (4, 2, 4), (4, 1, 4)] * 2)
 
         citizens = cell(session, campaign)
 
@@ -228,7 +251,7 @@ class TestNonScoredItems:
 
         assert citizens.evaluations == 3
         assert citizens.score is None  # only one evaluation has a score, below the threshold
-        assert citizens.withheld == ["score"]
+        assert citizens.withheld == SCORE_FIGURES
         assert item_result(citizens, "overall").mean_points == 86.67  # (80 + 80 + 100) / 3
 
 
@@ -273,20 +296,21 @@ class TestNotApplicable:
 
 
 class TestItemSuppression:
-    def test_item_answered_one_fewer_than_threshold_withholds_its_answer_figures(
+    def test_item_answered_one_fewer_than_threshold_withholds_its_answer_and_dont_know_figures(
         self, any_session: Session
     ) -> None:
+        """How many gave an opinion is itself a count below the threshold (2 of 4 here)."""
         campaign = new_campaign(any_session)
         rate(any_session, campaign, "citizens", COURTESY_TWO_ANSWERED)
 
         courtesy = item_result(cell(any_session, campaign), "courtesy")
 
         assert courtesy.respondents == 4
-        assert courtesy.not_applicable == 2
+        assert courtesy.not_applicable is None
         assert courtesy.mean_points is None
         assert courtesy.satisfaction_rate is None
         assert courtesy.distribution is None
-        assert courtesy.withheld == ANSWERED_FIGURES
+        assert courtesy.withheld == ["not_applicable", *ANSWERED_FIGURES]
 
     def test_item_answered_exactly_threshold_times_is_shown(self, any_session: Session) -> None:
         campaign = new_campaign(any_session)
@@ -300,8 +324,10 @@ class TestItemSuppression:
         assert speed.satisfaction_rate == 1.0
         assert speed.distribution == {3: 2, 2: 1, 1: 0}
         assert speed.withheld == []
-        # Three evaluations have a score: (100 + 100) / 2, (80 + 100) / 2, 70 / 1.
-        assert citizens.score == 86.67  # 260 / 3
+        # The score, (100 + 100) / 2, (80 + 100) / 2, 70 / 1 → 86.67, is withheld with the
+        # courtesy item's figures (2 answers): with the speed mean it would narrow them.
+        assert citizens.score is None
+        assert "score" in citizens.withheld
 
 
 class TestCompositeWeighting:
@@ -404,3 +430,353 @@ class TestRoundingIsHalfUp:
         from app.results.service import half_up
 
         assert half_up(Fraction(numerator, denominator), decimals) == expected
+
+
+class TestUnanimity:
+    def test_answers_all_at_one_level_from_fewer_than_2k_raters_are_withheld(
+        self, session: Session
+    ) -> None:
+        campaign = new_campaign(session)
+        rate(session, campaign, "citizens", [(4, 2, 3)] * 5)
+
+        citizens = cell(session, campaign)
+
+        assert citizens.evaluations == 5
+        for item in citizens.items:
+            assert item.respondents == 5
+            assert item.not_applicable == 0  # the 不了解 count stays shown
+            assert item.withheld == ANSWERED_FIGURES
+        # Every evaluation scores (80 + 70) / 2 = 75: the score would tell each rater's.
+        assert citizens.score is None
+        assert citizens.withheld == SCORE_FIGURES
+        assert [dimension.withheld for dimension in citizens.dimensions] == [
+            ["answers", "not_applicable", *ANSWERED_FIGURES]
+        ] * 2
+
+
+def rate_hand_worked_campaign(session: Session) -> Campaign:
+    """Five departments, citizens weighing 3 and enterprises 1, threshold 3, trim share 0.1.
+
+    Four departments are 窗口类 (A, B, C, D) and one 执法类 (E). Answers are
+    (courtesy, speed, overall); overall is not scored. Evaluation scores:
+
+    - A citizens: (100+100)/2 = 100, (80+100)/2 = 90, (80+70)/2 = 75, (40+70)/2 = 55, 30/1 = 30
+    - A enterprises: 100, (60+70)/2 = 65, 90
+    - B citizens: 100, 90, (40+30)/2 = 35; enterprises: 100, 65, (20+70)/2 = 45
+    - C citizens and enterprises alike: 100, 75, 65
+    - D citizens: (60+30)/2 = 45, 55, 55; enterprises: 35, 65, 35
+    - E citizens: 100, 75, 35; enterprises: 100, 90, 65
+    """
+    departments = [
+        make_department(session, name=name, category=category)
+        for name, category in [
+            ("区政务服务中心", "窗口类"),
+            ("区不动产登记中心", "窗口类"),
+            ("区医保服务中心", "窗口类"),
+            ("区社保服务中心", "窗口类"),
+            ("区市场监管局", "执法类"),
+        ]
+    ]
+    campaign = make_campaign(
+        session,
+        questionnaire=rating_questionnaire(),
+        groups={"citizens": 3.0, "enterprises": 1.0},
+        departments=departments,
+        threshold=THRESHOLD,
+    )
+    campaign_service.set_policy(session, campaign, ResultsPolicy(trim_share=0.1))
+    answers: dict[int, dict[str, list[tuple[Level, Level, Level]]]] = {
+        0: {
+            "citizens": [(5, 3, 5), (4, 3, 4), (4, 2, 4), (2, 2, None), (None, 1, 2)],
+            "enterprises": [(5, 3, 3), (3, 2, 3), (4, 3, 3)],
+        },
+        1: {
+            "citizens": [(5, 3, 4), (4, 3, 4), (2, 1, 2)],
+            "enterprises": [(5, 3, 5), (3, 2, 3), (1, 2, 1)],
+        },
+        2: {
+            "citizens": [(5, 3, 5), (4, 2, 4), (3, 2, 3)],
+            "enterprises": [(5, 3, 5), (4, 2, 4), (3, 2, 3)],
+        },
+        3: {
+            "citizens": [(3, 1, 3), (2, 2, 2), (4, 1, 4)],
+            "enterprises": [(2, 1, 2), (3, 2, 3), (2, 1, 1)],
+        },
+        4: {"citizens": CITIZENS_SCORING_70, "enterprises": ENTERPRISES_SCORING_85},
+    }
+    for target_index, by_group in answers.items():
+        for group, answer_sets in by_group.items():
+            rate(session, campaign, group, answer_sets, target_index=target_index)
+    return campaign
+
+
+class TestHandWorkedCampaign:
+    """Every figure of a small campaign, worked out by hand (see the rating function).
+
+    t(0.975; 2) = 4.3027, t(0.975; 3) = 3.1824, t(0.975; 4) = 2.7764.
+    """
+
+    def test_department_a_figure_by_figure(self, any_session: Session) -> None:
+        campaign = rate_hand_worked_campaign(any_session)
+
+        results = results_of(any_session, campaign)
+        first = target_result(results, campaign, 0)
+        citizens = group_result(first, "citizens")
+        enterprises = group_result(first, "enterprises")
+
+        # Citizens: scores 100, 90, 75, 55, 30.
+        assert citizens.evaluations == 5
+        assert citizens.score == 70.0  # 350 / 5
+        assert citizens.score_standard_deviation == 28.06  # √(3150 / 4)
+        assert (citizens.score_ci_low, citizens.score_ci_high) == (35.16, 104.84)  # ± 34.84
+        # A share of 0.1 of five drops half of the 30 and half of the 100:
+        # (15 + 55 + 75 + 90 + 50) / 4
+        assert citizens.trimmed_score == 71.25
+        assert citizens.withheld == []
+        courtesy = item_result(citizens, "courtesy")  # 100, 80, 80, 40 and one 不了解
+        assert (courtesy.respondents, courtesy.not_applicable) == (5, 1)
+        assert courtesy.mean_points == 75.0
+        assert courtesy.standard_deviation == 25.17  # √(1900 / 3)
+        assert (courtesy.ci_low, courtesy.ci_high) == (34.96, 115.04)  # ± 3.1824 × 25.17 / 2
+        assert courtesy.satisfaction_rate == 0.75
+        assert courtesy.distribution == {5: 1, 4: 2, 3: 0, 2: 1, 1: 0}
+        speed = item_result(citizens, "speed")  # 100, 100, 70, 70, 30
+        assert (speed.respondents, speed.not_applicable) == (5, 0)
+        assert speed.mean_points == 74.0
+        assert speed.standard_deviation == 28.81  # √(3320 / 4)
+        assert (speed.ci_low, speed.ci_high) == (38.23, 109.77)
+        assert speed.satisfaction_rate == 0.8
+        assert speed.distribution == {3: 2, 2: 2, 1: 1}
+        overall = item_result(citizens, "overall")  # 100, 80, 80, 40: reported, not scored
+        assert (overall.mean_points, overall.not_applicable) == (75.0, 1)
+        # Dimensions pool the scored items: attitude is courtesy, efficiency is speed.
+        attitude, efficiency = citizens.dimensions
+        assert (attitude.dimension, attitude.name) == ("attitude", "服务态度")
+        assert (attitude.answers, attitude.not_applicable) == (4, 1)
+        assert (attitude.mean_points, attitude.standard_deviation) == (75.0, 25.17)
+        assert (attitude.ci_low, attitude.ci_high, attitude.satisfaction_rate) == (
+            34.96,
+            115.04,
+            0.75,
+        )
+        assert attitude.distribution == courtesy.distribution
+        assert (efficiency.answers, efficiency.mean_points) == (5, 74.0)
+
+        # Enterprises: scores 100, 65, 90.
+        assert enterprises.evaluations == 3
+        assert enterprises.score == 85.0
+        assert enterprises.score_standard_deviation == 18.03  # √(650 / 2)
+        assert (enterprises.score_ci_low, enterprises.score_ci_high) == (40.22, 129.78)
+        # 0.3 of the weight from each end: (0.7 × 65 + 90 + 0.7 × 100) / 2.4 = 85.625
+        assert enterprises.trimmed_score == 85.63
+        courtesy = item_result(enterprises, "courtesy")  # 100, 60, 80
+        assert (courtesy.mean_points, courtesy.standard_deviation) == (80.0, 20.0)
+        assert (courtesy.ci_low, courtesy.ci_high) == (30.32, 129.68)  # ± 4.3027 × 20 / √3
+        assert courtesy.satisfaction_rate == 0.6667
+        speed = item_result(enterprises, "speed")  # 100, 70, 100
+        assert (speed.mean_points, speed.standard_deviation) == (90.0, 17.32)
+        assert (speed.ci_low, speed.ci_high, speed.satisfaction_rate) == (46.97, 133.03, 1.0)
+        assert speed.distribution == {3: 2, 2: 1, 1: 0}
+        # Overall: all three at level 3, fewer than 2k: unanimous, withheld (不了解 stays).
+        overall = item_result(enterprises, "overall")
+        assert (overall.respondents, overall.not_applicable) == (3, 0)
+        assert overall.withheld == ANSWERED_FIGURES
+        assert enterprises.dimensions[0].mean_points == 80.0  # overall is not pooled
+
+        # The department: (3 × 70 + 1 × 85) / 4; dimensions weighted alike.
+        assert first.evaluations == 8
+        assert first.composite_score == 73.75
+        assert first.composite_groups == ["citizens", "enterprises"]
+        assert first.grade == "基本满意"  # 60 ≤ 73.75 < 75
+        assert [(d.dimension, d.score, d.satisfaction_rate) for d in first.dimensions] == [
+            ("attitude", 76.25, 0.7292),  # (3 × 75 + 80) / 4; (3 × 0.75 + 0.6667) / 4
+            ("efficiency", 78.0, 0.85),  # (3 × 74 + 90) / 4; (3 × 0.8 + 1) / 4
+        ]
+        assert first.withheld == []
+
+    def test_ranks_tie_and_skip_within_each_category(self, any_session: Session) -> None:
+        campaign = rate_hand_worked_campaign(any_session)
+
+        results = results_of(any_session, campaign)
+
+        # A (3 × 70 + 85) / 4 = 73.75; B (3 × 75 + 70) / 4 = 73.75; C 80;
+        # D (3 × 51.67 + 45) / 4 = 50.00; E (3 × 70 + 85) / 4 = 73.75, alone in its category.
+        assert [
+            (t.composite_score, t.grade, t.rank, t.ranked_in_category, t.bottom)
+            for t in results.targets
+        ] == [
+            (73.75, "基本满意", 2, 4, False),
+            (73.75, "基本满意", 2, 4, False),
+            (80.0, "比较满意", 1, 4, False),
+            (50.0, "不满意", 4, 4, True),
+            (73.75, "基本满意", 1, 1, False),
+        ]
+        # B's citizens: 0.3 from each end of 35, 90, 100: (24.5 + 90 + 70) / 2.4 = 76.875
+        assert group_result(target_result(results, campaign, 1), "citizens").trimmed_score == 76.88
+
+    def test_campaign_wide_figures(self, any_session: Session) -> None:
+        campaign = rate_hand_worked_campaign(any_session)
+
+        results = results_of(any_session, campaign)
+
+        assert results.evaluations == 32
+        assert results.disclosure_threshold == 3
+        assert results.protection_width == 3.0
+        assert results.trim_share == 0.1
+        assert results.points == {
+            "five_level": {5: 100.0, 4: 80.0, 3: 60.0, 2: 40.0, 1: 20.0},
+            "three_level": {3: 100.0, 2: 70.0, 1: 30.0},
+        }
+        assert [(grade.name, grade.minimum) for grade in results.grades] == [
+            ("满意", 85.0),
+            ("比较满意", 75.0),
+            ("基本满意", 60.0),
+            ("不满意", 0.0),
+        ]
+        assert [(d.id, d.name) for d in results.dimensions] == [
+            ("attitude", "服务态度"),
+            ("efficiency", "办事效率"),
+        ]
+        assert results.quality is not None
+        assert results.quality.model_dump() == {
+            "handling": "keep",
+            "down_weight": None,
+            "straight_lining": 0,
+            "too_fast": 0,
+            "flagged": 0,
+            "evaluations": 32,
+        }
+        assert results.privacy is None
+        # Only the two unanimous "overall" items of enterprises are withheld.
+        assert len(results.withheld_figures) == 2
+        assert results.withheld_figures[0].startswith("区政务服务中心 · 企业 · 总体印象")
+
+
+def flag_lowest_answers(session: Session, campaign: Campaign) -> None:
+    """The two straight-lined (1, 1, 1) evaluations; one was also too fast."""
+    flagged = session.scalars(
+        select(Evaluation)
+        .where(Evaluation.campaign_id == campaign.id, Evaluation.answers == "111")
+        .order_by(Evaluation.id)
+    ).all()
+    assert len(flagged) == 2
+    flagged[0].quality_flags = STRAIGHT_LINING | TOO_FAST
+    flagged[1].quality_flags = STRAIGHT_LINING
+    session.flush()
+
+
+class TestQualityPolicy:
+    """Four citizens scoring 100, 90, 75, 55 and two straight-liners scoring (20 + 30) / 2."""
+
+    @pytest.mark.parametrize(
+        ("handling", "evaluations", "score", "courtesy_mean", "courtesy_rate", "lowest_level"),
+        [
+            # 370 / 6; courtesy (100 + 80 + 80 + 40 + 20 + 20) / 6, 3 of 6 satisfied
+            ("keep", 6, 61.67, 56.67, 0.5, 2),
+            # (320 + ½ × 50) / 5; courtesy (300 + ½ × 40) / 5, 3 of 5 satisfied
+            ("down_weight", 6, 69.0, 64.0, 0.6, 2),
+            # 320 / 4; courtesy 300 / 4, 3 of 4
+            ("exclude", 4, 80.0, 75.0, 0.75, 0),
+        ],
+    )
+    def test_flagged_evaluations_are_kept_down_weighted_or_excluded(
+        self,
+        session: Session,
+        handling: str,
+        evaluations: int,
+        score: float,
+        courtesy_mean: float,
+        courtesy_rate: float,
+        lowest_level: int,
+    ) -> None:
+        campaign = make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            groups={"citizens": 1.0},
+            departments=[make_department(session)],
+            threshold=THRESHOLD,
+        )
+        policy = QualityPolicy.model_validate({"handling": handling, "down_weight": 0.5})
+        campaign_service.set_policy(session, campaign, ResultsPolicy(quality=policy))
+        rate(
+            session,
+            campaign,
+            "citizens",
+            [(5, 3, 5), (4, 3, 4), (4, 2, 4), (2, 2, 2), (1, 1, 1), (1, 1, 1)],
+        )
+        flag_lowest_answers(session, campaign)
+
+        results = results_of(session, campaign)
+        citizens = group_result(target_result(results, campaign), "citizens")
+        courtesy = item_result(citizens, "courtesy")
+
+        assert citizens.evaluations == evaluations
+        assert citizens.score == score
+        assert courtesy.respondents == evaluations
+        assert courtesy.mean_points == courtesy_mean
+        assert courtesy.satisfaction_rate == courtesy_rate
+        # Distributions stay numbers of evaluations, weighted or not.
+        assert courtesy.distribution == {5: 1, 4: 2, 3: 0, 2: 1, 1: lowest_level}
+        assert results.evaluations == evaluations
+        assert results.quality == QualitySummary(
+            handling=handling,
+            down_weight=0.5 if handling == "down_weight" else None,
+            straight_lining=2,
+            too_fast=1,
+            flagged=2,
+            evaluations=6,
+        )
+
+    def test_down_weighted_spread_uses_reliability_weights(self, session: Session) -> None:
+        campaign = make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            groups={"citizens": 1.0},
+            departments=[make_department(session)],
+            threshold=THRESHOLD,
+        )
+        policy = ResultsPolicy(quality=QualityPolicy(handling="down_weight", down_weight=0.5))
+        campaign_service.set_policy(session, campaign, policy)
+        rate(
+            session,
+            campaign,
+            "citizens",
+            [(5, 3, 5), (4, 3, 4), (4, 2, 4), (2, 2, 2), (1, 1, 1), (1, 1, 1)],
+        )
+        flag_lowest_answers(session, campaign)
+
+        courtesy = item_result(cell(session, campaign), "courtesy")
+
+        # 100, 80, 80, 40 at weight 1, 20 and 20 at ½: mean 64; Σw(x − 64)² = 4320 over
+        # V1 − V2/V1 = 5 − 4.5/5 = 4.1.
+        assert courtesy.standard_deviation == 32.46
+
+
+class TestWithheldFiguresInPlainWords:
+    def test_a_withheld_group_and_what_it_takes_with_it_are_listed(self, session: Session) -> None:
+        department = make_department(session, name="区民政局")
+        campaign = make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            groups={"citizens": 1.0, "cadres": 1.0},
+            departments=[department, make_department(session, name="区教育局")],
+            threshold=THRESHOLD,
+        )
+        rate(session, campaign, "citizens", CITIZENS_SCORING_70)
+        rate(session, campaign, "cadres", [(1, 1, 1)] * 2)
+
+        results = results_service.campaign_results(session, campaign, "en")
+
+        cadres = group_result(target_result(results, campaign), "cadres")
+        assert cadres.evaluations is None
+        reason = "(withheld to protect raters' anonymity)"
+        assert f"区民政局 · Cadres: all figures {reason}" in results.withheld_figures
+        # 5 evaluations of which 3 are shown would give the cadres' 2 by subtraction.
+        assert target_result(results, campaign).evaluations is None
+        assert f"区民政局: number of evaluations {reason}" in results.withheld_figures
+        assert (
+            f"区教育局: composite score, grade, rank and dimension scores {reason}"
+            in results.withheld_figures
+        )
+        # Which rule withheld what is not said: it would narrow the hidden counts.
+        assert not [line for line in results.withheld_figures if "fewer than" in line]

@@ -1,0 +1,288 @@
+"""Moving public keys from the issuer to the collector of a split deployment.
+
+``export_keys`` writes what a collector needs to accept a campaign's credentials: the
+campaign as specified (title, frozen questionnaire, rater groups and weights, targets with
+their departments, threshold, dates, results policy) and each key's public half with its
+fingerprint. ``import_keys`` creates the campaign on the collector if it is new, or checks
+that it matches, and stores the keys with no private half. A file that carries anything
+private is refused as a whole.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.campaigns import service as campaign_service
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
+from app.credentials import blind_rsa
+from app.credentials import service as credential_service
+from app.credentials.errors import KeyTransferInvalid
+from app.credentials.models import CredentialKey
+from app.departments import models as department_models
+from app.departments.models import Department
+from app.surveys.schemas import LocalizedText, Questionnaire
+
+FORMAT = "pingyi-public-keys/1"
+EXPORTABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.OPEN)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExportedDepartment(_Strict):
+    code: str = Field(min_length=1, max_length=department_models.CODE_MAX_LENGTH)
+    name: str = Field(min_length=1, max_length=department_models.NAME_MAX_LENGTH)
+    name_en: str | None = Field(default=None, max_length=department_models.NAME_MAX_LENGTH)
+    category: str = Field(min_length=1, max_length=department_models.CATEGORY_MAX_LENGTH)
+
+
+class ExportedRaterGroup(_Strict):
+    key: str
+    weight: float
+
+
+class ExportedCampaign(_Strict):
+    slug: str
+    title: LocalizedText
+    status: Literal["draft", "open"]
+    disclosure_threshold: int
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    questionnaire: dict[str, Any]
+    policy: dict[str, Any] = Field(default_factory=dict)
+    rater_groups: list[ExportedRaterGroup]
+    targets: list[ExportedDepartment]
+
+
+class ExportedKey(_Strict):
+    rater_group: str
+    target: str | None = None
+    public_key: str  # SubjectPublicKeyInfo DER, base64url
+    fingerprint: str  # SHA-256 of the DER, hex
+
+
+class KeyFile(_Strict):
+    format: Literal["pingyi-public-keys/1"]
+    campaign: ExportedCampaign
+    keys: list[ExportedKey]
+
+
+def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The key file of a draft or open campaign that has keys, as JSON-ready data."""
+    if campaign.status not in EXPORTABLE_STATUSES:
+        raise KeyTransferInvalid(
+            problem=f"campaign {campaign.slug} is {campaign.status.value}; export it while open"
+        )
+    infos = credential_service.public_keys(session, campaign)
+    if not infos:
+        raise KeyTransferInvalid(
+            problem=f"campaign {campaign.slug} has no keys yet; they are made when it opens"
+        )
+    key_file = KeyFile(
+        format=FORMAT,
+        campaign=ExportedCampaign(
+            slug=campaign.slug,
+            title=LocalizedText(zh=campaign.title_zh, en=campaign.title_en),
+            status="open" if campaign.status == CampaignStatus.OPEN else "draft",
+            disclosure_threshold=campaign.disclosure_threshold,
+            starts_on=campaign.starts_on,
+            ends_on=campaign.ends_on,
+            questionnaire=campaign.questionnaire,
+            policy=campaign.policy or {},
+            rater_groups=[
+                ExportedRaterGroup(key=group.key, weight=group.weight)
+                for group in campaign.rater_groups
+            ],
+            targets=[
+                ExportedDepartment(
+                    code=target.department.code,
+                    name=target.department.name,
+                    name_en=target.department.name_en,
+                    category=target.department.category,
+                )
+                for target in campaign.targets
+            ],
+        ),
+        keys=[
+            ExportedKey(
+                rater_group=info.rater_group.key,
+                target=info.target.department.code if info.target else None,
+                public_key=credential_service.encode_b64url(info.spki_der),
+                fingerprint=info.fingerprint.hex(),
+            )
+            for info in infos
+        ],
+    )
+    return key_file.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    slug: str
+    campaign_created: bool
+    keys_added: int
+    keys_kept: int
+
+
+def import_keys(session: Session, content: bytes, *, default_threshold: int) -> ImportReport:
+    """Store the public keys of a key file, creating its campaign (and departments) if new."""
+    try:
+        raw = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise KeyTransferInvalid(problem=f"not a JSON file ({error})") from None
+    private = _private_material(raw)
+    if private:
+        raise KeyTransferInvalid(
+            problem=f"it holds private key material ({private}); a collector never stores one"
+        )
+    try:
+        key_file = KeyFile.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise KeyTransferInvalid(problem=f"{where}: {first['msg']}") from None
+    keys = [(entry, _public_key_bytes(entry)) for entry in key_file.keys]
+
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == key_file.campaign.slug))
+    created = campaign is None
+    if campaign is None:
+        campaign = _create_campaign(session, key_file.campaign, default_threshold)
+    else:
+        _check_same_campaign(campaign, key_file.campaign)
+
+    groups = {group.key: group for group in campaign.rater_groups}
+    targets = {target.department.code: target for target in campaign.targets}
+    added = kept = 0
+    for entry, der in keys:
+        group = groups.get(entry.rater_group)
+        target = targets.get(entry.target) if entry.target is not None else None
+        if group is None or (entry.target is not None and target is None):
+            raise KeyTransferInvalid(
+                problem=f"a key names rater group {entry.rater_group!r} or target "
+                f"{entry.target!r}, which campaign {campaign.slug} does not have"
+            )
+        existing = credential_service.key_for_scope(
+            session, campaign.id, group.id, target.id if target else None
+        )
+        fingerprint = hashlib.sha256(der).digest()
+        if existing is not None:
+            if bytes(existing.fingerprint) != fingerprint:
+                raise KeyTransferInvalid(
+                    problem=f"the key of {entry.rater_group}/{entry.target or '*'} differs from "
+                    f"the one already stored here ({bytes(existing.fingerprint).hex()})"
+                )
+            kept += 1
+            continue
+        session.add(
+            CredentialKey(
+                campaign_id=campaign.id,
+                rater_group_id=group.id,
+                target_id=target.id if target else None,
+                public_key=der,
+                fingerprint=fingerprint,
+                private_key=None,
+            )
+        )
+        added += 1
+    session.flush()
+    return ImportReport(
+        slug=campaign.slug, campaign_created=created, keys_added=added, keys_kept=kept
+    )
+
+
+def _private_material(value: object, path: str = "") -> str | None:
+    """Where the data holds a field named like a private key, or a PEM private key."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            where = f"{path}.{name}" if path else str(name)
+            if "private" in str(name).lower() and item not in (None, "", {}, []):
+                return where
+            found = _private_material(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _private_material(item, f"{path}[{index}]")
+            if found:
+                return found
+    elif isinstance(value, str) and "PRIVATE KEY" in value:
+        return path or "the file"
+    return None
+
+
+def _public_key_bytes(entry: ExportedKey) -> bytes:
+    try:
+        der = credential_service.decode_b64url(entry.public_key, field="public_key")
+        blind_rsa.load_public_key(der)
+    except (blind_rsa.BlindRsaError, ValueError) as error:
+        raise KeyTransferInvalid(
+            problem=f"the key of {entry.rater_group}/{entry.target or '*'} is not a usable "
+            f"RSA public key ({error})"
+        ) from None
+    if hashlib.sha256(der).hexdigest() != entry.fingerprint.lower():
+        raise KeyTransferInvalid(
+            problem=f"the key of {entry.rater_group}/{entry.target or '*'} does not match "
+            "its fingerprint"
+        )
+    return der
+
+
+def _create_campaign(
+    session: Session, exported: ExportedCampaign, default_threshold: int
+) -> Campaign:
+    codes = [department.code for department in exported.targets]
+    known = {
+        department.code
+        for department in session.scalars(select(Department).where(Department.code.in_(codes)))
+    }
+    for department in exported.targets:
+        if department.code not in known:
+            session.add(Department(**department.model_dump()))
+    session.flush()
+    try:
+        questionnaire = Questionnaire.model_validate(exported.questionnaire)
+        spec = CampaignSpec.model_validate(
+            {
+                "slug": exported.slug,
+                "title": exported.title,
+                "questionnaire": questionnaire.id,
+                "disclosure_threshold": exported.disclosure_threshold,
+                "starts_on": exported.starts_on,
+                "ends_on": exported.ends_on,
+                "rater_groups": [
+                    RaterGroupSpec(key=group.key, weight=group.weight)
+                    for group in exported.rater_groups
+                ],
+                "targets": codes,
+                "policy": exported.policy,
+            }
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise KeyTransferInvalid(problem=f"campaign.{where}: {first['msg']}") from None
+    campaign = campaign_service.create_campaign(
+        session, spec, questionnaire, default_threshold=default_threshold
+    )
+    campaign.status = CampaignStatus(exported.status)
+    session.flush()
+    return campaign
+
+
+def _check_same_campaign(campaign: Campaign, exported: ExportedCampaign) -> None:
+    here_groups = sorted(group.key for group in campaign.rater_groups)
+    here_targets = sorted(target.department.code for target in campaign.targets)
+    there_groups = sorted(group.key for group in exported.rater_groups)
+    there_targets = sorted(department.code for department in exported.targets)
+    if here_groups != there_groups or here_targets != there_targets:
+        raise KeyTransferInvalid(
+            problem=f"campaign {campaign.slug} exists here with other rater groups or targets"
+        )

@@ -1,0 +1,408 @@
+"""Split deployment: what an issuer and a collector serve, and how public keys move between
+their databases (``pingyi keys export`` / ``pingyi keys import``)."""
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.routing import Route
+
+from app import config
+from app.campaigns import service as campaign_service
+from app.campaigns.models import Campaign, CampaignStatus
+from app.config import DeploymentRole, Settings
+from app.credentials import service as credential_service
+from app.credentials import transfer
+from app.credentials.errors import KeyTransferInvalid
+from app.credentials.models import CredentialKey, SpentCredential
+from app.db import committing, get_session
+from app.deps import code_hashing_key
+from app.main import create_app, routers_for
+from tests.conftest import migrate, new_sqlite_engine
+from tests.credentials.credential_helpers import (
+    SERVER_SECRET,
+    all_keys,
+    cli_database,
+    key_of,
+    key_pool,  # noqa: F401 - an autouse fixture
+    rater_side,
+    run_cli_failing,
+    run_cli_ok,
+)
+from tests.factories import HASHING_KEY, issue_code, make_campaign
+
+ISSUER_ONLY = {
+    "/api/v1/admission",
+    "/api/v1/credentials",
+    "/api/v1/roster/login",
+    "/admin/campaigns/{slug}/codes",
+    "/admin/departments",
+    "/admin/questionnaires",
+}
+COLLECTOR_ONLY = {
+    "/api/v1/ballots",
+    "/api/v1/start-token",
+    "/r",
+    "/r/rate",
+    "/results",
+    "/verify/{slug}",
+    "/admin/campaigns/{slug}/results",
+    "/admin/campaigns/{slug}/comments",
+}
+BOTH = {
+    "/api/v1/campaigns/{slug}/keys",
+    "/api/v1/campaigns/{slug}/seal",
+    "/admin/login",
+    "/admin/campaigns",
+    "/admin/audit",
+    "/healthz",
+    "/",
+}
+
+
+def route_paths(app: FastAPI, role: DeploymentRole) -> set[str]:
+    """The app's own routes and those of the routers it mounts for ``role``."""
+    own = {route.path for route in app.routes if isinstance(route, Route)}
+    return own | {route.path for router in routers_for(role) for route in router.routes}
+
+
+@pytest.fixture
+def role_client(session: Session) -> Iterator[Any]:
+    """``role_client(role)``: a test client of a deployment of that role."""
+    clients: list[TestClient] = []
+
+    def make(role: DeploymentRole) -> TestClient:
+        app = create_app(role)
+
+        def request_session() -> Iterator[Session]:
+            session.commit()
+            with committing(session):
+                yield session
+
+        app.dependency_overrides[get_session] = request_session
+        app.dependency_overrides[code_hashing_key] = lambda: HASHING_KEY
+        client = TestClient(app, raise_server_exceptions=False)
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+class TestRoutesByRole:
+    @pytest.mark.parametrize(
+        ("role", "served", "refused"),
+        [
+            (DeploymentRole.ISSUER, ISSUER_ONLY | BOTH, COLLECTOR_ONLY),
+            (DeploymentRole.COLLECTOR, COLLECTOR_ONLY | BOTH, ISSUER_ONLY),
+            (DeploymentRole.ALL, ISSUER_ONLY | COLLECTOR_ONLY | BOTH, set()),
+        ],
+    )
+    def test_each_role_mounts_its_routes_only(
+        self, role: DeploymentRole, served: set[str], refused: set[str]
+    ) -> None:
+        paths = route_paths(create_app(role), role)
+
+        assert served <= paths
+        assert not refused & paths
+
+    def test_an_issuer_answers_404_for_collection_and_results(
+        self, role_client: Any, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        client = role_client(DeploymentRole.ISSUER)
+
+        ballots = client.post("/api/v1/ballots", json={})
+        assert (ballots.status_code, ballots.json()["error"]["code"]) == (404, "http_404")
+        for path in (
+            "/r",
+            "/results",
+            f"/verify/{campaign.slug}",
+            f"/admin/campaigns/{campaign.slug}/results",
+        ):
+            assert client.get(path, follow_redirects=False).status_code == 404, path
+        assert client.post("/r/rate", data={}).status_code == 404
+
+        assert client.get(f"/api/v1/campaigns/{campaign.slug}/keys").status_code == 200
+        issuance = client.post("/api/v1/credentials", json={"blinded_message": "AA"})
+        assert issuance.json()["error"]["code"] == "roster_session_missing"
+        codes_page = client.get(f"/admin/campaigns/{campaign.slug}/codes", follow_redirects=False)
+        assert codes_page.status_code == 303  # to the sign-in page
+
+    def test_a_collector_answers_404_for_issuance_codes_and_rosters(
+        self, role_client: Any, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        client = role_client(DeploymentRole.COLLECTOR)
+
+        for path, body in (
+            ("/api/v1/credentials", {"voucher": "x", "blinded_message": "AA"}),
+            (
+                "/api/v1/roster/login",
+                {"campaign": campaign.slug, "identifier": "1", "password": "x"},
+            ),
+            ("/api/v1/admission", {"code": "x"}),
+        ):
+            response = client.post(path, json=body)
+            assert (response.status_code, response.json()["error"]["code"]) == (404, "http_404")
+        for path in (f"/admin/campaigns/{campaign.slug}/codes", "/admin/departments"):
+            assert client.get(path, follow_redirects=False).status_code == 404, path
+
+        keys = client.get(f"/api/v1/campaigns/{campaign.slug}/keys")
+        assert keys.status_code == 200
+        assert client.get("/r").status_code == 200
+        assert client.post("/api/v1/ballots", json={}).json()["error"]["code"] == "invalid"
+
+    def test_each_role_documents_only_what_it_serves(self) -> None:
+        issuer = TestClient(create_app(DeploymentRole.ISSUER)).get("/openapi.json").json()
+        collector = TestClient(create_app(DeploymentRole.COLLECTOR)).get("/openapi.json").json()
+
+        assert "/api/v1/credentials" in issuer["paths"]
+        assert "/api/v1/ballots" not in issuer["paths"]
+        assert "/api/v1/ballots" in collector["paths"]
+        assert "/api/v1/credentials" not in collector["paths"]
+        assert "/api/v1/campaigns/{slug}/keys" in issuer["paths"]
+        assert "/api/v1/campaigns/{slug}/keys" in collector["paths"]
+
+
+class TestRoleSetting:
+    def test_the_role_defaults_to_all_and_is_read_from_pingyi_role(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("PINGYI_ROLE", raising=False)
+        assert Settings().role == DeploymentRole.ALL
+        monkeypatch.setenv("PINGYI_ROLE", "collector")
+        assert Settings().role == DeploymentRole.COLLECTOR
+        assert not Settings().issues_credentials
+        monkeypatch.setenv("PINGYI_ROLE", "both")
+        with pytest.raises(ValidationError):
+            Settings()
+
+    def test_the_app_follows_the_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PINGYI_ROLE", "collector")
+        config.get_settings.cache_clear()
+        try:
+            paths = TestClient(create_app()).get("/openapi.json").json()["paths"]
+        finally:
+            config.get_settings.cache_clear()
+
+        assert "/api/v1/ballots" in paths
+        assert "/api/v1/credentials" not in paths
+
+
+@pytest.fixture
+def collector() -> Iterator[Session]:
+    """The collector's database: a second, separate one."""
+    engine = new_sqlite_engine()
+    migrate(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def issuer_campaign(session: Session) -> Campaign:
+    campaign = make_campaign(session)
+    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    return campaign
+
+
+class TestMovingKeys:
+    def test_the_collector_gets_the_campaign_and_public_keys_only(
+        self, session: Session, collector: Session
+    ) -> None:
+        campaign = issuer_campaign(session)
+        data = transfer.export_keys(session, campaign)
+
+        report = transfer.import_keys(collector, json.dumps(data).encode(), default_threshold=5)
+
+        assert (report.campaign_created, report.keys_added, report.keys_kept) == (True, 2, 0)
+        copied = campaign_service.get_campaign(collector, campaign.slug)
+        assert copied.status == CampaignStatus.OPEN
+        assert copied.title_zh == campaign.title_zh
+        assert copied.questionnaire == campaign.questionnaire
+        assert copied.disclosure_threshold == campaign.disclosure_threshold
+        assert [(g.key, g.weight) for g in copied.rater_groups] == [
+            (g.key, g.weight) for g in campaign.rater_groups
+        ]
+        assert [t.department.code for t in copied.targets] == [
+            t.department.code for t in campaign.targets
+        ]
+        keys = all_keys(collector)
+        assert [key.private_key for key in keys] == [None, None]
+        assert sorted(key.fingerprint for key in keys) == sorted(
+            key.fingerprint for key in all_keys(session)
+        )
+        assert "private" not in json.dumps(data)
+
+    def test_a_credential_issued_by_the_issuer_is_spent_at_the_collector(
+        self, session: Session, collector: Session
+    ) -> None:
+        campaign = issuer_campaign(session)
+        transfer.import_keys(
+            collector,
+            json.dumps(transfer.export_keys(session, campaign)).encode(),
+            default_threshold=5,
+        )
+        code = issue_code(session, campaign)
+        side = rater_side(key_of(session, campaign.id, campaign.rater_groups[0].id).public_key)
+        issued = credential_service.issue_for_voucher(
+            session, HASHING_KEY, SERVER_SECRET, code, side.blinded
+        )
+        credential = side.credential(
+            side.finalize(issued.blind_signature), "citizens", campaign.slug
+        )
+
+        admitted = credential_service.spend_credential(collector, credential)
+
+        assert admitted.campaign.slug == campaign.slug
+        assert admitted.campaign.id == campaign_service.get_campaign(collector, campaign.slug).id
+        assert len(collector.scalars(select(SpentCredential)).all()) == 1
+        assert session.scalars(select(SpentCredential)).all() == []
+
+    def test_importing_again_keeps_the_keys_and_adds_new_scopes(
+        self, session: Session, collector: Session
+    ) -> None:
+        campaign = issuer_campaign(session)
+        first = json.dumps(transfer.export_keys(session, campaign)).encode()
+        transfer.import_keys(collector, first, default_threshold=5)
+        target = campaign.targets[0]
+        issue_code(session, campaign, target=target.department.code)
+        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        second = json.dumps(transfer.export_keys(session, campaign)).encode()
+
+        report = transfer.import_keys(collector, second, default_threshold=5)
+
+        assert (report.campaign_created, report.keys_added, report.keys_kept) == (False, 1, 2)
+        copied = campaign_service.get_campaign(collector, campaign.slug)
+        scoped = [key for key in all_keys(collector) if key.target_id is not None]
+        assert [key.target_id for key in scoped] == [copied.targets[0].id]
+
+    @pytest.mark.parametrize(
+        "tamper",
+        [
+            "private key field",
+            "private key text",
+            "fingerprint",
+            "small key",
+            "unknown rater group",
+            "not json",
+        ],
+    )
+    def test_a_bad_key_file_imports_nothing(
+        self, session: Session, collector: Session, tamper: str
+    ) -> None:
+        campaign = issuer_campaign(session)
+        data = transfer.export_keys(session, campaign)
+        bad = copy.deepcopy(data)
+        if tamper == "private key field":
+            bad["keys"][0]["private_key"] = "MIIG..."
+        elif tamper == "private key text":
+            bad["campaign"]["title"]["en"] = "-----BEGIN PRIVATE KEY-----"
+        elif tamper == "fingerprint":
+            bad["keys"][1]["fingerprint"] = "00" * 32
+        elif tamper == "small key":
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            from app.credentials import blind_rsa
+
+            small = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+            bad["keys"][0]["public_key"] = credential_service.encode_b64url(
+                blind_rsa.public_key_der(small)
+            )
+            bad["keys"][0]["fingerprint"] = blind_rsa.public_key_fingerprint(small).hex()
+        elif tamper == "unknown rater group":
+            bad["keys"][1]["rater_group"] = "journalists"
+        content = b"{not json" if tamper == "not json" else json.dumps(bad).encode()
+
+        with pytest.raises(KeyTransferInvalid):
+            transfer.import_keys(collector, content, default_threshold=5)
+        collector.rollback()
+
+        assert collector.scalars(select(Campaign)).all() == []
+        assert all_keys(collector) == []
+
+    def test_a_different_key_for_a_scope_already_here_is_refused(
+        self, session: Session, collector: Session
+    ) -> None:
+        campaign = issuer_campaign(session)
+        data = transfer.export_keys(session, campaign)
+        transfer.import_keys(collector, json.dumps(data).encode(), default_threshold=5)
+        swapped = copy.deepcopy(data)
+        swapped["keys"][0], swapped["keys"][1] = (
+            {**data["keys"][1], "rater_group": data["keys"][0]["rater_group"]},
+            {**data["keys"][0], "rater_group": data["keys"][1]["rater_group"]},
+        )
+
+        with pytest.raises(KeyTransferInvalid) as error:
+            transfer.import_keys(collector, json.dumps(swapped).encode(), default_threshold=5)
+
+        assert "differs from the one already stored here" in error.value.translated()
+
+    def test_a_campaign_without_keys_cannot_be_exported(self, session: Session) -> None:
+        campaign = make_campaign(session, status=CampaignStatus.DRAFT)
+
+        with pytest.raises(KeyTransferInvalid):
+            transfer.export_keys(session, campaign)
+
+
+class TestKeyCommands:
+    def test_open_export_on_the_issuer_and_import_on_the_collector(self, tmp_path: Path) -> None:
+        key_file = tmp_path / "keys.json"
+        with cli_database(role="issuer") as issuer, Session(issuer) as session:
+            slug = make_campaign(session, status=CampaignStatus.DRAFT).slug
+            session.commit()
+            run_cli_ok("campaign", "open", slug)
+            listed = run_cli_ok("keys", "list", slug).output
+            exported = run_cli_ok("keys", "export", slug, "--out", str(key_file)).output
+            issuer_fingerprints = sorted(key.fingerprint.hex() for key in all_keys(session))
+
+        assert len(issuer_fingerprints) == 2
+        assert all(fingerprint in exported for fingerprint in issuer_fingerprints)
+        assert listed.count("private+public") == 2
+        assert "PRIVATE" not in key_file.read_text("utf-8")
+
+        with (
+            cli_database(role="collector") as collector_engine,
+            Session(collector_engine) as session,
+        ):
+            imported = run_cli_ok("keys", "import", str(key_file)).output
+            assert f"{slug}: campaign created, 2 keys added" in imported
+            keys = all_keys(session)
+            assert sorted(key.fingerprint.hex() for key in keys) == issuer_fingerprints
+            assert all(key.private_key is None for key in keys)
+            assert run_cli_ok("keys", "list", slug).output.count("public only") == 2
+            assert "collector" in run_cli_failing("keys", "create", slug).output
+
+    def test_opening_on_a_collector_makes_no_private_key(self) -> None:
+        with cli_database(role="collector") as engine, Session(engine) as session:
+            slug = make_campaign(session, status=CampaignStatus.DRAFT).slug
+            session.commit()
+
+            run_cli_ok("campaign", "open", slug)
+
+            assert session.scalars(select(CredentialKey)).all() == []
+
+    def test_issuing_a_scoped_batch_makes_its_key(self, tmp_path: Path) -> None:
+        with cli_database() as engine, Session(engine) as session:
+            campaign = make_campaign(session, status=CampaignStatus.DRAFT)
+            slug, target = campaign.slug, campaign.targets[1]
+            code, target_id = target.department.code, target.id
+            session.commit()
+
+            run_cli_ok(
+                "codes", "issue", slug, "--group", "cadres", "--count", "2",
+                "--target", code, "--out", str(tmp_path / "codes.csv"),
+            )  # fmt: skip
+
+            assert [(key.target_id, key.private_key is not None) for key in all_keys(session)] == [
+                (target_id, True)
+            ]
