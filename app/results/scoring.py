@@ -69,7 +69,8 @@ class Weighting:
         self, unflagged: Mapping[Fraction, int], flagged: Mapping[Fraction, int]
     ) -> dict[tuple[Fraction, Fraction], int]:
         """Values with their weights: 1 for the unflagged, the flagged weight for the others."""
-        weighted = {(value, Fraction(1)): count for value, count in unflagged.items() if count}
+        one = Fraction(1)
+        weighted = {(value, one): count for value, count in unflagged.items() if count}
         if self.flagged_weight is not None:
             for value, count in flagged.items():
                 if count:
@@ -88,11 +89,7 @@ class Estimate:
 
     @classmethod
     def of(cls, distribution: statistics.Distribution) -> "Estimate":
-        return cls(
-            statistics.mean(distribution),
-            statistics.standard_deviation(distribution),
-            statistics.confidence_interval(distribution),
-        )
+        return cls(*statistics.summary(distribution))
 
 
 @dataclass(frozen=True)
@@ -163,13 +160,13 @@ def group_figures(
         if pooled:
             dimensions.append(_dimension_figures(dimension.id, pooled, by_item, weighted))
     scores = weighting.distribution(cell.scores, cell.flagged_scores)
-    scored_values = {value for value, _ in scores}
+    values = [value for value, _ in scores]
     return GroupFigures(
         evaluations=weighting.count(cell.evaluations, cell.flagged_evaluations),
         scored_evaluations=statistics.observations(scores),
         score=Estimate.of(scores),
         trimmed_score=statistics.trimmed_mean(scores, trim_share),
-        unanimous=len(scored_values) == 1,
+        unanimous=bool(values) and all(value == values[0] for value in values),
         items=item_figures,
         dimensions=dimensions,
     )
@@ -195,9 +192,16 @@ def _weighted_levels(
         for level, count in counts.items():
             if not level or not count:
                 continue  # 不了解 earns no points and is no answer
-            _add_into(by_points, {(points[level], weight): count})
-            _add_into(by_satisfaction, {(Fraction(int(level in satisfied)), weight): count})
+            # Added in place: hashing a Fraction is slow, and this runs per item and cell.
+            key = (points[level], weight)
+            by_points[key] = by_points.get(key, 0) + count
+            key = (_SATISFIED if level in satisfied else _NOT_SATISFIED, weight)
+            by_satisfaction[key] = by_satisfaction.get(key, 0) + count
     return by_points, by_satisfaction
+
+
+_SATISFIED = Fraction(1)
+_NOT_SATISFIED = Fraction(0)
 
 
 def _item_figures(

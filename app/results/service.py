@@ -26,7 +26,12 @@ from app.results import disclosure, layout, privacy, scoring
 from app.results.schemas import CampaignResults
 from app.results.statistics import half_up
 from app.results.tables import CountTables, build_count_tables
-from app.results.tally import AnswerRow, CampaignTally, CellTally, exact, tally
+from app.results.tally import (
+    CampaignTally,
+    CellTally,
+    exact,
+    tally_concatenated,
+)
 from app.surveys.schemas import Questionnaire
 
 __all__ = [
@@ -107,24 +112,32 @@ def fix_private_release(
 def campaign_tally(
     session: Session, campaign: Campaign, questionnaire: Questionnaire
 ) -> CampaignTally:
+    """Count the campaign's evaluations: one row per target × rater group × quality flags.
+
+    The database concatenates each such row's answers strings (all of one width, one
+    character per item) and :func:`app.results.tally.tally_concatenated` counts them with
+    numpy; grouping by the answers strings themselves would return nearly every evaluation as
+    its own row. PostgreSQL's ``text`` holds up to 1 GB and SQLite's strings up to 10⁹ bytes,
+    that is millions of evaluations of one target and group. Rows are streamed and counted in
+    batches, so memory stays small.
+    """
     rows = session.execute(
         select(
             Evaluation.target_id,
             Evaluation.rater_group_id,
-            Evaluation.answers,
             Evaluation.quality_flags,
             func.count(),
+            func.aggregate_strings(Evaluation.answers, ""),
         )
         .where(Evaluation.campaign_id == campaign.id)
-        .group_by(
-            Evaluation.target_id,
-            Evaluation.rater_group_id,
-            Evaluation.answers,
-            Evaluation.quality_flags,
-        )
+        .group_by(Evaluation.target_id, Evaluation.rater_group_id, Evaluation.quality_flags)
+        .execution_options(yield_per=ROWS_PER_FETCH)  # a server-side cursor on PostgreSQL
     )
-    answer_rows: list[AnswerRow] = [tuple(row) for row in rows]  # type: ignore[misc]
-    return tally(questionnaire, answer_rows)
+    concatenated = ((row[0], row[1], row[2], row[3], row[4]) for row in rows)
+    return tally_concatenated(questionnaire, concatenated)
+
+
+ROWS_PER_FETCH = 16  # rows of concatenated answers: each holds up to a cell's evaluations
 
 
 def build_results(
