@@ -116,3 +116,36 @@ class TestKeyedHash:
         stored = codes.keyed_hash(codes.hashing_key(b"secret"), code)
 
         assert stored != hashlib.sha256(code.encode()).digest()
+
+
+def reference_check_symbol(symbols: str) -> str:
+    """Luhn mod 32 written out as the algorithm is usually stated, to check the fast one."""
+    total = 0
+    for offset, symbol in enumerate(reversed(symbols)):
+        value = codes.ALPHABET.index(symbol)
+        if offset % 2 == 0:  # every second symbol from the right, starting with the last
+            value = sum(divmod(2 * value, 32))
+        total += value
+    return codes.ALPHABET[(32 - total % 32) % 32]
+
+
+class TestBatchGeneration:
+    def test_batch_codes_are_normalized_valid_and_distinct(self) -> None:
+        batch = codes.generate_normalized(5000)
+
+        assert len(batch) == len(set(batch)) == 5000
+        assert all(codes.normalize(code) == code for code in batch)
+        assert all(len(code) == codes.CODE_LENGTH for code in batch)
+
+    def test_every_symbol_turns_up_at_every_random_position(self) -> None:
+        batch = codes.generate_normalized(2000)  # a symbol missing by chance: p < 10^-25
+
+        for position in range(codes.RANDOM_SYMBOLS):
+            assert {code[position] for code in batch} == set(codes.ALPHABET), position
+
+    def test_no_codes_for_a_count_of_zero(self) -> None:
+        assert codes.generate_normalized(0) == []
+
+    @given(payload=st.text(alphabet=codes.ALPHABET, max_size=30))
+    def test_check_symbol_is_luhn_mod_32_for_any_length(self, payload: str) -> None:
+        assert codes.check_symbol(payload) == reference_check_symbol(payload)
