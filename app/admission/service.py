@@ -4,17 +4,21 @@ Turnout figures are in ``app.admission.turnout``; a new batch's codes awaiting t
 download are in ``app.admission.pending``."""
 
 import csv
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TextIO
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Text, and_, bindparam, cast, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.admission import codes
 from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
+from app.campaigns.policy import ResultsPolicy
+from app.departments.models import Department
 from app.errors import (
     CampaignNotOpen,
     CodeMistyped,
@@ -87,32 +91,61 @@ def issue_codes(
     session.add(batch)
     session.flush()
 
-    new_codes = [codes.generate() for _ in range(count)]
-    rows = [
-        {
-            "code_hash": codes.keyed_hash(hashing_key, codes.normalize(code)),
-            "batch_id": batch.id,
-            "status": CodeStatus.UNUSED,
-        }
-        for code in new_codes
-    ]
-    session.execute(insert(AdmissionCode), rows)
+    normalized = codes.generate_normalized(count)
+    _insert_unused_codes(
+        session, batch.id, [codes.keyed_hash(hashing_key, code) for code in normalized]
+    )
     return IssuedBatch(
         batch=batch,
         campaign_slug=campaign.slug,
         rater_group_key=group.key,
         target_code=target.department.code if target else None,
-        codes=new_codes,
+        codes=[codes.group(code) for code in normalized],
     )
+
+
+def _insert_unused_codes(session: Session, batch_id: int, code_hashes: list[bytes]) -> None:
+    """Insert a batch's code hashes as unused codes, in hash order.
+
+    Hash order, not the order the codes were made (which is the order of the CSV file and
+    of the printed slips): the table's physical order then says nothing about which slip a
+    row belongs to, and the primary key's B-tree is filled in order, which makes a large
+    batch several times faster. The rows go to the driver as plain tuples: by COPY on
+    PostgreSQL with psycopg (an executemany there is a round trip per row), by the
+    driver's executemany on SQLite, skipping SQLAlchemy's per-row parameter processing.
+    """
+    columns = [
+        column.key
+        for column in (AdmissionCode.code_hash, AdmissionCode.batch_id, AdmissionCode.status)
+    ]
+    unused = CodeStatus.UNUSED.value
+    rows = [(code_hash, batch_id, unused) for code_hash in sorted(code_hashes)]
+    connection = session.connection()
+    driver_connection = connection.connection.driver_connection
+    if connection.dialect.driver == "psycopg" and driver_connection is not None:
+        from psycopg import sql  # only on PostgreSQL; psycopg is a dependency anyway
+
+        statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+            table=sql.Identifier(AdmissionCode.__tablename__),
+            columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+        )
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    elif connection.dialect.paramstyle == "qmark":  # SQLite
+        compiled = insert(AdmissionCode).compile(dialect=connection.dialect, column_keys=columns)
+        connection.exec_driver_sql(str(compiled), rows)
+    else:
+        connection.execute(
+            insert(AdmissionCode), [dict(zip(columns, row, strict=True)) for row in rows]
+        )
 
 
 def write_codes_csv(issued: IssuedBatch, stream: TextIO) -> None:
     writer = csv.writer(stream)
     writer.writerow(CODES_CSV_HEADER)
-    for code in issued.codes:
-        writer.writerow(
-            (issued.campaign_slug, issued.rater_group_key, issued.target_code or "", code)
-        )
+    scope = (issued.campaign_slug, issued.rater_group_key, issued.target_code or "")
+    writer.writerows((*scope, code) for code in issued.codes)
 
 
 def list_batches(session: Session, campaign: Campaign) -> Sequence[CodeBatch]:
@@ -160,30 +193,141 @@ def check_code(session: Session, hashing_key: bytes, code_text: str) -> Admissio
 
 
 def use_code(session: Session, hashing_key: bytes, code_text: str) -> Admission:
-    """Mark the code used, atomically, and return what it admits to.
+    """Mark the code used, atomically, and return what it admits to, as ORM objects.
+
+    See :func:`redeem_code` for the exactly-once rule; this variant loads the campaign, rater
+    group and targets as objects, for callers that show them.
+    """
+    batch_id = _mark_used(session.connection(), code_hash(hashing_key, code_text))
+    return _admission_for_batch(session, batch_id)
+
+
+@dataclass(frozen=True)
+class CodeAdmission:
+    """What a used code admits a ballot to, as plain values: enough to store the ballot.
+
+    The ballot path's counterpart of :class:`Admission`, read with one query instead of as
+    ORM objects (a campaign's targets alone are dozens of rows). The questionnaire and results
+    policy are parsed once per process for each distinct stored text (see
+    :func:`_questionnaire_from_json`), so nothing here can be stale.
+    """
+
+    campaign_id: int
+    campaign_slug: str
+    rater_group_id: int
+    rater_group_key: str
+    questionnaire: Questionnaire
+    policy: ResultsPolicy
+    target_ids: dict[str, int]  # target id by department code, of those named that it admits
+
+
+# The ballot path's statements, built once: building one per request costs more CPU than the
+# database spends running it. SQLAlchemy compiles each once; psycopg prepares it on the server.
+_MARK_USED = (
+    update(AdmissionCode)
+    .where(
+        AdmissionCode.code_hash == bindparam("hashed"),
+        AdmissionCode.status == CodeStatus.UNUSED,
+    )
+    .values(status=CodeStatus.USED)
+    .returning(AdmissionCode.batch_id)
+)
+_CODE_STATUS = select(AdmissionCode.status).where(AdmissionCode.code_hash == bindparam("hashed"))
+# One row per named department the batch admits (or one row with no target): the batch, its
+# campaign and rater group, and the targets, in one round trip.
+_BATCH_ADMISSION = (
+    select(
+        CodeBatch.campaign_id,
+        CodeBatch.rater_group_id,
+        Campaign.status,
+        Campaign.slug,
+        cast(Campaign.questionnaire, Text).label("questionnaire"),
+        cast(Campaign.policy, Text).label("policy"),
+        RaterGroup.key,
+        Department.code,
+        Target.id.label("target_id"),
+    )
+    .select_from(CodeBatch)
+    .join(Campaign, Campaign.id == CodeBatch.campaign_id)
+    .join(RaterGroup, RaterGroup.id == CodeBatch.rater_group_id)
+    .outerjoin(
+        Target,
+        and_(
+            Target.campaign_id == CodeBatch.campaign_id,
+            or_(CodeBatch.target_id.is_(None), Target.id == CodeBatch.target_id),
+            Target.department_id.in_(
+                select(Department.id).where(
+                    Department.code.in_(bindparam("department_codes", expanding=True))
+                )
+            ),
+        ),
+    )
+    .outerjoin(Department, Department.id == Target.department_id)
+    .where(CodeBatch.id == bindparam("batch_id"))
+)
+
+
+def redeem_code(
+    session: Session, hashing_key: bytes, code_text: str, department_codes: Collection[str]
+) -> CodeAdmission:
+    """Mark the code used, atomically, and return what it admits to: its campaign, rater
+    group and questionnaire, and which of ``department_codes`` it may rate.
 
     The conditional UPDATE is the whole exactly-once guarantee: of any number of concurrent
     transactions presenting one code, only one sees a row change; the others are refused.
     It is the transaction's first statement, so on SQLite it takes the write lock at once
     instead of failing to upgrade a read lock. The caller's transaction stores the
-    evaluations and commits, or rolls back and leaves the code unused.
+    evaluations and commits, or rolls back and leaves the code unused. A campaign that is
+    not open refuses the code after the UPDATE, which the rollback then undoes.
     """
-    hashed = code_hash(hashing_key, code_text)
-    batch_id = session.execute(
-        update(AdmissionCode)
-        .where(AdmissionCode.code_hash == hashed, AdmissionCode.status == CodeStatus.UNUSED)
-        .values(status=CodeStatus.USED)
-        .returning(AdmissionCode.batch_id)
-    ).scalar_one_or_none()
+    connection = session.connection()
+    batch_id = _mark_used(connection, code_hash(hashing_key, code_text))
+    # A name with a NUL matches no department, and PostgreSQL would refuse the text outright.
+    names = sorted(code for code in department_codes if "\x00" not in code)
+    rows = connection.execute(
+        _BATCH_ADMISSION, {"batch_id": batch_id, "department_codes": names}
+    ).all()
+    first = rows[0]
+    if first.status != CampaignStatus.OPEN:
+        raise CampaignNotOpen()
+    return CodeAdmission(
+        campaign_id=first.campaign_id,
+        campaign_slug=first.slug,
+        rater_group_id=first.rater_group_id,
+        rater_group_key=first.key,
+        questionnaire=_questionnaire_from_json(first.questionnaire),
+        policy=_policy_from_json(first.policy or "{}"),
+        target_ids={row.code: row.target_id for row in rows if row.target_id is not None},
+    )
+
+
+def _mark_used(connection: Connection, hashed: bytes) -> int:
+    """The conditional UPDATE of :func:`redeem_code`; returns the code's batch id."""
+    batch_id = connection.execute(_MARK_USED, {"hashed": hashed}).scalar_one_or_none()
     if batch_id is None:
-        status = session.scalar(
-            select(AdmissionCode.status).where(AdmissionCode.code_hash == hashed)
-        )
+        status = connection.execute(_CODE_STATUS, {"hashed": hashed}).scalar_one_or_none()
         if status is None:
             raise CodeUnknown(field="code")
         _refuse_status(status)
         raise CodeUsed(field="code")
-    return _admission_for_batch(session, batch_id)
+    return int(batch_id)
+
+
+@lru_cache(maxsize=64)
+def _questionnaire_from_json(stored: str) -> Questionnaire:
+    """A campaign's frozen questionnaire, parsed once per distinct stored text.
+
+    Keyed on the text itself rather than the campaign id: a copy never changes once
+    stored, and a key that is the content cannot be stale. The model is frozen and shared.
+    """
+    return Questionnaire.model_validate(json.loads(stored))
+
+
+@lru_cache(maxsize=64)
+def _policy_from_json(stored: str) -> ResultsPolicy:
+    """A campaign's results policy, parsed once per distinct stored text (it may change
+    while the campaign is open; a changed policy is a new text, so a new entry)."""
+    return campaign_service.policy_of(Campaign(policy=json.loads(stored)))
 
 
 def _refuse_status(status: CodeStatus) -> None:

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 
 from app.ballots import quality
 from app.ballots import service as ballot_service
@@ -10,7 +11,14 @@ from app.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["rating"])
 
-StartKeyDep = Annotated[bytes, Depends(quality.server_start_token_key)]
+
+async def start_token_key() -> bytes:
+    """This server's start token key. Async, like the routes below, so that FastAPI runs
+    it on the event loop instead of sending a cached lookup to a worker thread."""
+    return quality.server_start_token_key()
+
+
+StartKeyDep = Annotated[bytes, Depends(start_token_key)]
 
 
 @router.post(
@@ -20,7 +28,7 @@ StartKeyDep = Annotated[bytes, Depends(quality.server_start_token_key)]
     responses=error_responses(403, 409, 413, 422),
     summary="Submit evaluations with an admission code or a credential, once",
 )
-def submit_ballot(
+async def submit_ballot(
     body: BallotIn, session: SessionDep, hashing_key: HashingKeyDep, start_key: StartKeyDep
 ) -> Receipt:
     """Uses the code, or spends the credential, and stores one evaluation per target, in one
@@ -46,7 +54,11 @@ def submit_ballot(
     item's scale; the error names the field. 413: body over 64 KiB. None of these changes
     anything stored.
     """
-    return ballot_service.submit_ballot(session, hashing_key, body, start_key=start_key)
+    # All the blocking work in one trip to a worker thread (a sync route would also send
+    # the validation of its answer there); the session's commit follows when this returns.
+    return await run_in_threadpool(
+        ballot_service.submit_ballot, session, hashing_key, body, start_key=start_key
+    )
 
 
 @router.get(
@@ -54,7 +66,7 @@ def submit_ballot(
     response_model=StartToken,
     summary="A fresh start token, to take when a target's form is shown",
 )
-def start_token(start_key: StartKeyDep) -> StartToken:
+async def start_token(start_key: StartKeyDep) -> StartToken:
     """A signed token holding a random value and the time it was signed, nothing else.
 
     Take one each time you show a target's form and send it back as that evaluation's

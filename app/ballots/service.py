@@ -4,6 +4,8 @@ exactly once, and a receipt for the rater."""
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
@@ -16,16 +18,20 @@ from app.ballots import quality, receipts
 from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
 from app.campaigns import service as campaign_service
+from app.campaigns.policy import QualityPolicy
 from app.credentials import models as credential_models
 from app.credentials import service as credential_service
 from app.errors import InvalidInput
 from app.i18n import N_, gettext
+from app.surveys.schemas import Item, Questionnaire
 
 _shuffler = secrets.SystemRandom()
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
 ALLOWED_CONTROLS = frozenset("\n\t")
+_INSERT_EVALUATIONS = insert(Evaluation)
+_INSERT_RECEIPT = insert(credential_models.Receipt)
 
 
 def submit_ballot(
@@ -39,41 +45,89 @@ def submit_ballot(
     no identifier (DESIGN.md). Start tokens are checked with ``start_key``, by default this
     server's.
     """
-    admission = admit(session, hashing_key, ballot)
+    scope = admit(session, hashing_key, ballot)
     rows = evaluation_rows(
-        admission, ballot.evaluations, start_key=start_key or quality.server_start_token_key()
+        scope, ballot.evaluations, start_key=start_key or quality.server_start_token_key()
     )
     _shuffler.shuffle(rows)
-    session.execute(insert(Evaluation), rows)
+    # Core inserts on the session's connection and transaction: the ORM's bulk machinery
+    # would only add per-row bookkeeping for rows this session never reads back.
+    connection = session.connection()
+    connection.execute(_INSERT_EVALUATIONS, rows)
     receipt = receipts.new_receipt()
-    session.execute(
-        insert(credential_models.Receipt).values(
-            receipt_hash=receipts.receipt_hash(receipt), campaign_id=admission.campaign.id
-        )
+    connection.execute(
+        _INSERT_RECEIPT,
+        {"receipt_hash": receipts.receipt_hash(receipt), "campaign_id": scope.campaign_id},
     )
     return Receipt(
-        campaign=admission.campaign.slug,
+        campaign=scope.campaign_slug,
         accepted_evaluations=len(rows),
         message=gettext("Thank you. Your evaluation has been recorded anonymously."),
         receipt=receipt,
     )
 
 
-def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> Admission:
+@dataclass(frozen=True)
+class BallotScope:
+    """What an admitted ballot may rate, as plain values: the same for a code and for a
+    credential, so the rows are made by one function whatever admitted the rater."""
+
+    campaign_id: int
+    campaign_slug: str
+    rater_group_id: int
+    rater_group_key: str
+    questionnaire: Questionnaire
+    quality_policy: QualityPolicy
+    target_ids: Mapping[str, int]  # target id by department code, of targets it may rate
+
+    @property
+    def items(self) -> list[Item]:
+        return self.questionnaire.items_for(self.rater_group_key)
+
+
+def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> BallotScope:
     """Use the ballot's code, or spend its credential, and return what it admits to.
 
     Both are exactly-once by a database rule (a conditional UPDATE of the code, an INSERT
-    into the spent set keyed on the message's hash), never by a read-then-write.
+    into the spent set keyed on the message's hash), never by a read-then-write. For a
+    code, only the departments the ballot names are looked up among its targets.
     """
     if ballot.credential is not None:
-        return credential_service.spend_credential(session, ballot.credential)
+        return scope_of(credential_service.spend_credential(session, ballot.credential))
     if ballot.code is None:  # BallotIn's validator makes this unreachable
         raise InvalidInput(field="code")
-    return admission_service.use_code(session, hashing_key, ballot.code)
+    admitted = admission_service.redeem_code(
+        session,
+        hashing_key,
+        ballot.code,
+        {evaluation.target for evaluation in ballot.evaluations},
+    )
+    return BallotScope(
+        campaign_id=admitted.campaign_id,
+        campaign_slug=admitted.campaign_slug,
+        rater_group_id=admitted.rater_group_id,
+        rater_group_key=admitted.rater_group_key,
+        questionnaire=admitted.questionnaire,
+        quality_policy=admitted.policy.quality,
+        target_ids=admitted.target_ids,
+    )
+
+
+def scope_of(admission: Admission) -> BallotScope:
+    """The scope of an admission loaded as ORM objects (a credential's)."""
+    return BallotScope(
+        campaign_id=admission.campaign.id,
+        campaign_slug=admission.campaign.slug,
+        rater_group_id=admission.rater_group.id,
+        rater_group_key=admission.rater_group.key,
+        questionnaire=admission.questionnaire,
+        quality_policy=campaign_service.policy_of(admission.campaign).quality,
+        target_ids={target.department.code: target.id for target in admission.targets},
+    )
 
 
 def evaluation_rows(
-    admission: Admission, evaluations: list[EvaluationIn], *, start_key: bytes
+    scope: BallotScope, evaluations: list[EvaluationIn], *, start_key: bytes
 ) -> list[dict[str, Any]]:
     """Check every evaluation against what the code admits to; one row per evaluation.
 
@@ -81,16 +135,14 @@ def evaluation_rows(
     token, so the rows of one submission share no flag by construction. The token and the
     time it gives are used here and dropped: only the flags reach the row.
     """
-    targets_by_code = {target.department.code: target for target in admission.targets}
-    group_key = admission.rater_group.key
-    quality_policy = campaign_service.policy_of(admission.campaign).quality
-    items = admission.items
+    group_key = scope.rater_group_key
+    items = scope.items
     rows: list[dict[str, Any]] = []
     seen_targets: set[str] = set()
     for index, evaluation in enumerate(evaluations):
         where = f"evaluations[{index}]"
-        target = targets_by_code.get(evaluation.target)
-        if target is None:
+        target_id = scope.target_ids.get(evaluation.target)
+        if target_id is None:
             raise InvalidInput(
                 N_("“%(target)s” is not among the departments this code can rate."),
                 field=f"{where}.target",
@@ -103,31 +155,31 @@ def evaluation_rows(
                 target=evaluation.target,
             )
         seen_targets.add(evaluation.target)
-        check_answers(admission, evaluation.answers, where)
+        check_answers(items, evaluation.answers, where)
         rows.append(
             {
                 "id": uuid.uuid4(),
-                "campaign_id": admission.campaign.id,
-                "target_id": target.id,
-                "rater_group_id": admission.rater_group.id,
-                "answers": answer_codec.encode(
-                    admission.questionnaire, group_key, evaluation.answers
+                "campaign_id": scope.campaign_id,
+                "target_id": target_id,
+                "rater_group_id": scope.rater_group_id,
+                "answers": answer_codec.encode(scope.questionnaire, group_key, evaluation.answers),
+                "comment": clean_comment(
+                    scope.questionnaire, evaluation.comment, f"{where}.comment"
                 ),
-                "comment": clean_comment(admission, evaluation.comment, f"{where}.comment"),
                 "quality_flags": quality.quality_flags(
                     items,
                     evaluation.answers,
                     evaluation.started,
                     key=start_key,
-                    policy=quality_policy,
+                    policy=scope.quality_policy,
                 ),
             }
         )
     return rows
 
 
-def check_answers(admission: Admission, answers: dict[str, int | None], where: str) -> None:
-    items = {item.id: item for item in admission.items}
+def check_answers(items_shown: list[Item], answers: dict[str, int | None], where: str) -> None:
+    items = {item.id: item for item in items_shown}
     for item_id, level in answers.items():
         item = items.get(item_id)
         if item is None:
@@ -157,7 +209,7 @@ def check_answers(admission: Admission, answers: dict[str, int | None], where: s
             )
 
 
-def clean_comment(admission: Admission, comment: str | None, field: str) -> str | None:
+def clean_comment(questionnaire: Questionnaire, comment: str | None, field: str) -> str | None:
     """The comment as stored: trimmed, line breaks unified, ``None`` when empty.
 
     Control characters, bidirectional overrides and unpaired surrogates are refused rather
@@ -168,7 +220,7 @@ def clean_comment(admission: Admission, comment: str | None, field: str) -> str 
     text = comment.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         return None
-    spec = admission.questionnaire.comment
+    spec = questionnaire.comment
     if spec is None:
         raise InvalidInput(N_("This questionnaire takes no comment."), field=field)
     if len(text) > spec.max_length:
