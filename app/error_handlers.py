@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from app.errors import PingyiError
 from app.i18n import N_, gettext
-from app.middleware import is_staff_path
+from app.middleware import is_staff_path, security_headers
 from app.templating import render
 
 log = logging.getLogger("pingyi.errors")
@@ -62,12 +62,23 @@ def _error_page(request: Request, status_code: int, message: str) -> Response:
 async def handle_domain_error(request: Request, error: Exception) -> Response:
     if not isinstance(error, PingyiError):  # registered for PingyiError only
         raise error
+    headers = _retry_after(error)
     if _is_api(request):
-        return JSONResponse(error.as_body(), status_code=error.status_code)
+        return JSONResponse(error.as_body(), status_code=error.status_code, headers=headers)
     if error.code == "not_signed_in" and is_staff_path(request.url.path):
         target = request.url.path if request.method == "GET" else "/admin"
         return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
-    return _error_page(request, error.status_code, error.translated())
+    page = _error_page(request, error.status_code, error.translated())
+    page.headers.update(headers or {})
+    return page
+
+
+def _retry_after(error: PingyiError) -> dict[str, str] | None:
+    """A 429 says when to try again (RFC 6585): its ``seconds``, in a Retry-After header."""
+    seconds = error.params.get("seconds")
+    if error.status_code == 429 and isinstance(seconds, int):
+        return {"Retry-After": str(seconds)}
+    return None
 
 
 async def handle_validation_error(request: Request, error: Exception) -> Response:
@@ -81,6 +92,8 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
         field = "body"
     else:
         message = gettext("“%(field)s” is missing or invalid.") % {"field": field}
+    if not _is_api(request):  # a form of a page: answer with a page, not JSON
+        return _error_page(request, 422, message)
     body = ErrorResponse(
         error=ErrorDetail(
             code="invalid",
@@ -101,21 +114,48 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
 async def handle_http_error(request: Request, error: Exception) -> Response:
     if not isinstance(error, HTTPException):  # registered for it only
         raise error
+    if _is_api(request) and _body_unreadable(error):
+        return _invalid_json_response()
     message = gettext(
         HTTP_MESSAGES.get(error.status_code, N_("The request could not be processed."))
     )
     if _is_api(request):
         body = {"error": {"code": f"http_{error.status_code}", "message": message}}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
-    return _error_page(request, error.status_code, message)
+    page = _error_page(request, error.status_code, message)
+    for name, value in (error.headers or {}).items():  # Allow on a 405 (RFC 9110)
+        page.headers[name] = value
+    return page
+
+
+def _body_unreadable(error: HTTPException) -> bool:
+    """FastAPI answers 400 when its JSON parser fails other than on syntax: a body that is
+    not UTF-8 (RFC 8259 requires it), nests too deep, or holds an integer of thousands of
+    digits. To the client that is invalid JSON like any other, so it gets the same 422."""
+    return error.status_code == 400 and isinstance(error.__cause__, ValueError | RecursionError)
+
+
+def _invalid_json_response() -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorDetail(
+            code="invalid", message=gettext("The request body is not valid JSON."), field="body"
+        )
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> Response:
+    """Starlette sends this answer from outside every middleware, so it carries the security
+    headers itself."""
     message = gettext("Something went wrong on our side. Please try again in a moment.")
+    response: Response
     if _is_api(request):
         body = {"error": {"code": "internal", "message": message}}
-        return JSONResponse(body, status_code=500)
-    return _error_page(request, 500, message)
+        response = JSONResponse(body, status_code=500)
+    else:
+        response = _error_page(request, 500, message)
+    response.raw_headers.extend(security_headers(request.scope))
+    return response
 
 
 def install(app: FastAPI) -> None:

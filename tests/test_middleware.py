@@ -1,12 +1,15 @@
 """What every response carries, and what is never logged."""
 
 import logging
+import re
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from tests.conftest import make_client
 from tests.factories import answers_for, issue_code, make_campaign
 
 
@@ -64,17 +67,185 @@ class TestNoLogsForRatingEndpoints:
         assert captured["workers"] == 3
 
 
-class TestSecurityHeaders:
-    @pytest.mark.parametrize("path", ["/", "/r", "/healthz", "/no-such-page"])
-    def test_every_response_refuses_framing_sniffing_and_referrers(
-        self, client: TestClient, path: str
-    ) -> None:
-        headers = client.get(path).headers
+class PageKinds:
+    """One request per kind of response: rater, console, public, API, static and error pages.
 
-        assert headers["referrer-policy"] == "no-referrer"
-        assert headers["x-content-type-options"] == "nosniff"
-        assert "frame-ancestors 'none'" in headers["content-security-policy"]
-        assert "'unsafe-inline'" not in headers["content-security-policy"]
+    Each entry sends its request through ``client`` and returns the response; ``setUp`` makes
+    what they need (a published campaign, a signed-in administrator, a route that fails).
+    """
+
+    def __init__(self, client: TestClient, session: Session) -> None:
+        from tests.console import sign_in
+        from tests.factories import make_staff
+        from tests.public.helpers import Published
+
+        self.client = client
+        published = Published(session)
+        self.slug = published.slug
+        self.department = published.east.code
+        self.staff_client = TestClient(client.app, base_url=str(client.base_url))
+        assert sign_in(self.staff_client, make_staff(session).username).status_code == 303
+        self.https = client.base_url.scheme == "https"
+        client.app.add_api_route("/api/v1/fails", _fails)  # type: ignore[attr-defined]
+        client.app.add_api_route("/fails", _fails)  # type: ignore[attr-defined]
+
+    def request(self, kind: str) -> httpx.Response:
+        client, slug = self.client, self.slug
+        requests = {
+            "rater: code entry": lambda: client.get("/r"),
+            "rater: code refused": lambda: client.post("/r", data={"code": "7K3M"}),
+            "rater: verification": lambda: client.get(f"/verify/{slug}"),
+            "console: sign-in": lambda: client.get("/admin/login"),
+            "console: signed in": lambda: self.staff_client.get("/admin"),
+            "console: campaign": lambda: self.staff_client.get(f"/admin/campaigns/{slug}"),
+            "public: campaigns": lambda: client.get("/results"),
+            "public: ranking": lambda: client.get(f"/results/{slug}"),
+            "public: department": lambda: client.get(
+                f"/results/{slug}/departments/{self.department}"
+            ),
+            "public: methodology": lambda: client.get(f"/results/{slug}/methodology"),
+            "api: start token": lambda: client.get("/api/v1/start-token"),
+            "api: refusal": lambda: client.post("/api/v1/admission", json={"code": "x"}),
+            "api: results": lambda: client.get(f"/api/v1/campaigns/{slug}/results"),
+            "api: schema": lambda: client.get("/openapi.json"),
+            "api: health": lambda: client.get("/healthz"),
+            "static: script": lambda: client.get("/static/js/rate.js"),
+            "static: style": lambda: client.get("/static/css/pingyi.css"),
+            "static: icon": lambda: client.get("/static/favicon.svg"),
+            "error: page 404": lambda: client.get("/no-such-page"),
+            "error: api 404": lambda: client.get("/api/v1/nothing"),
+            "error: 405": lambda: client.delete("/r"),
+            "error: 413": lambda: client.post("/api/v1/ballots", content=b"x" * (65 * 1024)),
+            "error: NUL 400": lambda: client.get("/results/%00"),
+            "error: duplicate key 422": lambda: client.post(
+                "/api/v1/ballots",
+                content=b'{"code": "a", "code": "b"}',
+                headers={"content-type": "application/json"},
+            ),
+            "error: csrf 403": lambda: client.post(
+                "/admin/login", data={"username": "a", "password": "b"}
+            ),
+            "error: page 500": lambda: client.get("/fails"),
+            "error: api 500": lambda: client.get("/api/v1/fails"),
+        }
+        return requests[kind]()
+
+
+PAGE_KINDS = [
+    "rater: code entry",
+    "rater: code refused",
+    "rater: verification",
+    "console: sign-in",
+    "console: signed in",
+    "console: campaign",
+    "public: campaigns",
+    "public: ranking",
+    "public: department",
+    "public: methodology",
+    "api: start token",
+    "api: refusal",
+    "api: results",
+    "api: schema",
+    "api: health",
+    "static: script",
+    "static: style",
+    "static: icon",
+    "error: page 404",
+    "error: api 404",
+    "error: 405",
+    "error: 413",
+    "error: NUL 400",
+    "error: duplicate key 422",
+    "error: csrf 403",
+    "error: page 500",
+    "error: api 500",
+]
+EXPECTED_STATUS = {
+    "rater: code refused": 422,
+    "console: signed in": 200,
+    "console: campaign": 200,
+    "public: department": 200,
+    "api: results": 200,
+    "error: page 404": 404,
+    "error: api 404": 404,
+    "error: 405": 405,
+    "error: 413": 413,
+    "error: NUL 400": 400,
+    "error: duplicate key 422": 422,
+    "error: csrf 403": 403,
+    "error: page 500": 500,
+    "error: api 500": 500,
+}
+RATER_KINDS = {kind for kind in PAGE_KINDS if kind.startswith("rater")}
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def _fails() -> None:
+    raise RuntimeError("a failure the error handler must answer")
+
+
+def csp_directives(header: str) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        name, *values = part.split()
+        directives[name.lower()] = values
+    return directives
+
+
+def header_problems(response: httpx.Response, kind: str, https: bool) -> list[str]:
+    """What is wrong with one response's security headers and markup (nothing, ideally)."""
+    headers = response.headers
+    csp = csp_directives(headers.get("content-security-policy", ""))
+    expected = {
+        "referrer-policy": headers.get("referrer-policy") == "no-referrer",
+        "x-content-type-options": headers.get("x-content-type-options") == "nosniff",
+        "x-frame-options": headers.get("x-frame-options") == "DENY",
+        # no 'unsafe-inline', no 'unsafe-eval', no other origin
+        "script-src": csp.get("script-src") == ["'self'"],
+        "frame-ancestors": csp.get("frame-ancestors") == ["'none'"],
+        "object-src": csp.get("object-src") == ["'none'"],
+        "hsts only over https": ("strict-transport-security" in headers) == https,
+        "no-store on rater pages": kind not in RATER_KINDS
+        or headers.get("cache-control") == "no-store",
+    }
+    problems = [name for name, holds in expected.items() if not holds]
+    if https and "strict-transport-security" in headers:
+        max_age = int(headers["strict-transport-security"].split("=")[1].split(";")[0])
+        if max_age < 180 * 24 * 3600:
+            problems.append("hsts max-age under 180 days")
+    if headers.get("content-type", "").startswith("text/html"):  # nothing the CSP would block
+        if INLINE_SCRIPT.search(response.text):
+            problems.append("inline <script>")
+        if EVENT_HANDLER.search(response.text):
+            problems.append("inline event handler")
+        if "javascript:" in response.text.lower():
+            problems.append("javascript: URL")
+    expected_status = EXPECTED_STATUS.get(kind)
+    if expected_status is not None and response.status_code != expected_status:
+        problems.append(f"status {response.status_code}, not {expected_status}")
+    return problems
+
+
+class TestSecurityHeaders:
+    @pytest.fixture(params=["http", "https"])
+    def pages(self, request: pytest.FixtureRequest, session: Session) -> PageKinds:
+        app_client = make_client(session)
+        client = TestClient(
+            app_client.app, base_url=f"{request.param}://testserver", raise_server_exceptions=False
+        )
+        return PageKinds(client, session)
+
+    def test_every_kind_of_response_carries_the_headers_and_no_inline_script(
+        self, pages: PageKinds
+    ) -> None:
+        problems = [
+            f"{kind}: {problem}"
+            for kind in PAGE_KINDS
+            for problem in header_problems(pages.request(kind), kind, pages.https)
+        ]
+
+        assert problems == []
 
     def test_hsts_only_over_https(self, client: TestClient) -> None:
         assert "strict-transport-security" not in client.get("/healthz").headers

@@ -1,5 +1,6 @@
 """Signing in and out of the office console, and its front page."""
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -20,8 +21,13 @@ from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.deps import SessionDep
 from app.i18n import gettext
+from app.ratelimit import RateLimited, RateLimits
+from app.ratelimit import check as spend_attempt
+from app.ratelimit import refund as refund_attempt
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # controls, formats (bidi)…
 
 
 def safe_next(target: str | None) -> str:
@@ -46,26 +52,43 @@ def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=500)] = "/admin",
 ) -> Response:
+    try:  # failed sign-ins per client address, in memory; nothing is checked or recorded
+        client = spend_attempt(request, RateLimits.LOGIN)
+    except RateLimited as limited:
+        page = render_admin(
+            request,
+            "admin/login.html",
+            None,
+            {"error": limited.translated(), "username": username, "next": safe_next(next)},
+            status_code=429,
+        )
+        page.headers["Retry-After"] = str(limited.params["seconds"])
+        return page
     outcome = account_service.sign_in(session, username, password)
     if outcome.user is None:
+        typed = _as_recorded(username)
         audit_service.record(
             session,
-            actor=username.strip()[:64] or "?",
+            actor=typed or "?",
             action="login_failed",
-            object=f"user:{username.strip()[:64]}",
+            object=f"user:{typed}",
             detail={"locked": outcome.wait_seconds > 0},
         )
         if outcome.wait_seconds:
             message = _wait_message(outcome.wait_seconds)
         else:
             message = gettext("The username or password is wrong.")
-        return render_admin(
+        page = render_admin(
             request,
             "admin/login.html",
             None,
             {"error": message, "username": username, "next": safe_next(next)},
             status_code=429 if outcome.wait_seconds else 401,
         )
+        if outcome.wait_seconds:
+            page.headers["Retry-After"] = str(outcome.wait_seconds)
+        return page
+    refund_attempt(request, RateLimits.LOGIN, client)
     user = outcome.user
     audit_service.record(
         session, actor=user.username, action="login", object=f"user:{user.username}"
@@ -77,6 +100,20 @@ def login(
     ):
         response.headers.append("set-cookie", header)
     return response
+
+
+def _as_recorded(username: str) -> str:
+    """A typed user name as the audit trail keeps it: invisible, control and
+    direction-changing characters (U+202E…) written as ``\\u202e``, so that a failed sign-in
+    cannot disguise itself or the entries around it when the trail is read. At most 64
+    characters, like a user name (the trail's columns are sized for that)."""
+    recorded = "".join(
+        f"\\u{ord(character):04x}"
+        if unicodedata.category(character) in INVISIBLE_CATEGORIES
+        else character
+        for character in username.strip()[:64]
+    )
+    return recorded[:64]
 
 
 def _wait_message(seconds: int) -> str:

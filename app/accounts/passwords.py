@@ -7,7 +7,15 @@ _hasher = PasswordHasher()
 MINIMUM_LENGTH = 10
 
 # Verified when the username is unknown, so a wrong username costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("pingyi-no-such-user")
+# Made on first use, not at import: every worker and every CLI command imports this module.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("pingyi-no-such-user")
+    return _DUMMY_HASH
 
 
 def hash_password(password: str) -> str:
@@ -16,7 +24,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        verified = _hasher.verify(password_hash or _dummy_hash(), password)
+        return verified and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

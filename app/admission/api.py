@@ -10,6 +10,8 @@ from app.credentials.schemas import CredentialKeyOut
 from app.deps import HashingKeyDep, SessionDep
 from app.error_handlers import error_responses
 from app.i18n import current_locale
+from app.ratelimit import RateLimits
+from app.ratelimit import limit as rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["rating"])
 
@@ -17,8 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["rating"])
 @router.post(
     "/admission",
     response_model=AdmissionOut,
-    responses=error_responses(403, 409, 413, 422),
+    responses=error_responses(403, 409, 413, 422, 429),
     summary="What an admission code admits to, without using it",
+    dependencies=[Depends(rate_limit(RateLimits.ADMISSION))],
 )
 def admission(
     body: AdmissionIn,
@@ -33,7 +36,8 @@ def admission(
     to blind with when exchanging the code for a credential instead.
 
     403: unknown or revoked code. 409: code already used, or campaign not open.
-    422: the code fails its check character (a typo).
+    422: the code fails its check character (a typo). 429: too many attempts from this
+    client address (`Retry-After` says how many seconds to wait).
     """
     admitted = admission_service.check_code(session, hashing_key, body.code)
     key = credential_service.key_for_code(session, hashing_key, body.code)

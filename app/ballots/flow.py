@@ -85,7 +85,7 @@ class RatingDraft(BaseModel):
             return cls()
         try:
             return cls.model_validate(json.loads(serialized))
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):  # a hostile draft: nested deep
             return cls()
 
     def dump(self) -> str:

@@ -8,12 +8,13 @@ checked at every step and spent only when the ballot is submitted.
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from app import ratelimit
 from app.admission import service as admission_service
 from app.admission.service import Admission
 from app.ballots import quality
@@ -54,7 +55,11 @@ def _enter_context() -> dict[str, Any]:
     return {"blind_rsa_integrity": sri.integrity(sri.BLIND_RSA_MODULE)}
 
 
-@router.post("/r", response_class=HTMLResponse)
+@router.post(
+    "/r",
+    response_class=HTMLResponse,
+    dependencies=[Depends(ratelimit.limit(ratelimit.RateLimits.CODE_ENTRY))],
+)
 async def enter_code(
     request: Request, session: SessionDep, hashing_key: HashingKeyDep
 ) -> HTMLResponse:
@@ -150,7 +155,13 @@ def _submit(
         return _render_step(request, flow, incomplete, entry)
     try:
         ballot = flow.ballot(entry)
-        receipt = ballot_service.submit_ballot(session, hashing_key, ballot)
+        try:
+            receipt = ballot_service.submit_ballot(session, hashing_key, ballot)
+        except PingyiError:
+            # A refusal can come after the code was used or the credential spent: undo that,
+            # or answering with a page (which commits) would spend it without its evaluations.
+            session.rollback()
+            raise
     except InvalidInput as error:
         if error.field == "credential":
             return _enter_again(request, entry, error)

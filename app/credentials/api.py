@@ -21,6 +21,9 @@ from app.credentials.schemas import (
 )
 from app.deps import HashingKeyDep, SessionDep
 from app.error_handlers import error_responses
+from app.ratelimit import RateLimits
+from app.ratelimit import check as spend_attempt
+from app.ratelimit import refund as refund_attempt
 
 
 def server_secret() -> bytes:
@@ -53,7 +56,7 @@ def campaign_keys(slug: str, session: SessionDep) -> CampaignKeysOut:
 @issuance_router.post(
     "/credentials",
     response_model=CredentialOut,
-    responses=error_responses(403, 409, 413, 422),
+    responses=error_responses(403, 409, 413, 422, 429),
     summary="Exchange a voucher or a roster sign-in for a blind signature, once",
 )
 def issue_credential(
@@ -76,9 +79,11 @@ def issue_credential(
     403: unknown or revoked voucher, or no valid sign-in. 409: voucher used or credential
     already issued (for another blinded message), campaign not open, or no key yet.
     422: mistyped voucher, or a blinded message that is not base64url of the key's length
-    below its modulus. None of these changes anything stored.
+    below its modulus. 429: too many vouchers tried from this client address
+    (`Retry-After` says how many seconds to wait). None of these changes anything stored.
     """
     if body.voucher is not None:
+        spend_attempt(request, RateLimits.VOUCHER)
         issued = credential_service.issue_for_voucher(
             session, hashing_key, secret, body.voucher, body.blinded_message
         )
@@ -118,10 +123,12 @@ def roster_login(
     receives. Nothing is stored.
 
     403: wrong identifier or password (the same answer for both). 404: no such campaign.
-    409: campaign not open. 429: too many failed attempts for this identifier; the message
-    says how many seconds to wait.
+    409: campaign not open. 429: too many failed attempts for this identifier, or from this
+    client address; the message and `Retry-After` say how many seconds to wait.
     """
+    client = spend_attempt(request, RateLimits.LOGIN)
     signed_in = roster.sign_in(session, secret, body.campaign, body.identifier, body.password)
+    refund_attempt(request, RateLimits.LOGIN, client)
     value = roster.encode_session(
         secret,
         roster.RosterSession(member_id=signed_in.member.id, campaign_id=signed_in.campaign.id),
