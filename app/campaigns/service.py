@@ -275,16 +275,21 @@ def campaign_overviews(session: Session) -> list[CampaignOverview]:
 
 
 def anonymity_locked(session: Session, campaign: Campaign) -> bool:
-    """Whether any code batch exists for the campaign (revoked ones included).
+    """Whether any code batch (revoked ones included) or roster member exists for the campaign.
 
     From then on the disclosure threshold, the rater groups and the targets may not change
     (DESIGN.md rule 8): raters were admitted under them, and narrowing who is counted
     afterwards could single them out.
     """
+    from app.credentials.models import RosterMember  # credentials import campaigns
+
     batch = admission_models.CodeBatch
-    return (
-        session.scalar(select(batch.id).where(batch.campaign_id == campaign.id).limit(1))
-        is not None
+    return any(
+        session.scalar(select(column).where(owner == campaign.id).limit(1)) is not None
+        for column, owner in (
+            (batch.id, batch.campaign_id),
+            (RosterMember.id, RosterMember.campaign_id),
+        )
     )
 
 
@@ -293,14 +298,16 @@ NOT_A_DRAFT = N_(
 )
 LOCKED_MESSAGES = {
     "disclosure_threshold": N_(
-        "The disclosure threshold cannot be changed: codes have already been issued for this "
-        "campaign."
+        "The disclosure threshold cannot be changed: codes or roster passwords have already been "
+        "issued for this campaign."
     ),
     "rater_groups": N_(
-        "The rater groups cannot be changed: codes have already been issued for this campaign."
+        "The rater groups cannot be changed: codes or roster passwords have already been issued "
+        "for this campaign."
     ),
     "targets": N_(
-        "The departments rated cannot be changed: codes have already been issued for this campaign."
+        "The departments rated cannot be changed: codes or roster passwords have already been "
+        "issued for this campaign."
     ),
 }
 

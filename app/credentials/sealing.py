@@ -82,7 +82,9 @@ SETTLE_WAIT_SECONDS = 30.0  # how long a vacuum waits for transactions older tha
 SETTLE_POLL_SECONDS = 0.1
 
 # Sessions (or standbys, or prepared transactions) whose snapshot may predate the seal. A
-# vacuum must keep every row version such a snapshot could read: the old, ordered ones.
+# vacuum must keep every row version such a snapshot could read: the old, ordered ones. A
+# transaction that holds a transaction id holds the vacuum back in *every* database of the
+# server (seen on PostgreSQL 15), so those count wherever they run.
 OLDER_SNAPSHOTS = text(
     """
     SELECT count(*) FROM (
@@ -90,8 +92,8 @@ OLDER_SNAPSHOTS = text(
         WHERE pid <> pg_backend_pid()
           AND (datname = current_database() OR datname IS NULL)
         UNION ALL SELECT backend_xid FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND datname = current_database()
-        UNION ALL SELECT transaction FROM pg_prepared_xacts WHERE database = current_database()
+        WHERE pid <> pg_backend_pid()
+        UNION ALL SELECT transaction FROM pg_prepared_xacts
         UNION ALL SELECT xmin FROM pg_replication_slots
     ) AS horizons
     WHERE horizon IS NOT NULL AND age(horizon) >= age(CAST(:seal_xid AS xid))

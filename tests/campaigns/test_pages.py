@@ -618,7 +618,7 @@ class TestEditingOnceCodesAreIssued:
         assert response.status_code == 422
         message = problem_texts(response)[field]
         assert words in message
-        assert "codes have already been issued" in message
+        assert "codes or roster passwords have already been issued" in message
         campaign = stored(session, "locked")
         assert campaign.disclosure_threshold == 5
         assert [g.key for g in campaign.rater_groups] == ["citizens", "cadres"]

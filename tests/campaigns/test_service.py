@@ -657,8 +657,25 @@ class TestUpdateCampaignOnceCodesAreIssued:
             )
 
         assert caught.value.field == field
-        assert "codes have already been issued" in str(caught.value)
+        assert "codes or roster passwords have already been issued" in str(caught.value)
         assert settings_of(session, campaign.slug) == before  # the title did not change either
+
+
+def test_a_roster_imported_into_a_draft_locks_its_anonymity_settings(
+    session: Session, departments: list[Department]
+) -> None:
+    from app.credentials import roster
+
+    campaign = locked_draft(session, codes=False)
+    assert not campaign_service.anonymity_locked(session, campaign)
+    roster.import_roster(
+        session, campaign, "cadres", [roster.RosterLine(line=1, identifier="13800138000")], b"s"
+    )
+
+    assert campaign_service.anonymity_locked(session, campaign)
+    with pytest.raises(InvalidInput) as caught:
+        campaign_service.update_campaign(session, campaign, edited_spec(campaign, targets=["FGJ"]))
+    assert caught.value.field == "targets"
 
 
 class TestUpdateCampaignOnBothEngines:

@@ -169,7 +169,7 @@ class TestKeys:
         grouped = " ".join(fingerprint[i : i + 4] for i in range(0, 64, 4))
         assert page.count(grouped) == 3
         table = rows(page)
-        assert table[0] == ["Rater group", "Departments", "SHA-256 fingerprint", "Key"]
+        assert table[0] == ["Rater group", "Departments", "SHA-256 fingerprint", "Public key"]
         department = campaign.targets[0].department.name
         assert [row[:2] for row in table[1:]] == [
             ["Citizens", "all departments of the campaign"],
