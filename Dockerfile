@@ -28,5 +28,7 @@ USER pingyi
 EXPOSE 8000
 VOLUME ["/srv/pingyi/var"]
 
-# No access log: rating endpoints must leave no line with a time or an address (DESIGN.md).
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers ${WORKERS} --no-access-log --no-server-header"]
+# Migrates, then serves without an access log: rating endpoints must leave no line with a time
+# or an address (DESIGN.md). docker-compose.yml runs the migration once, in its own container.
+CMD ["sh", "-c", "pingyi db upgrade && exec pingyi serve --host 0.0.0.0 --port 8000 --workers ${WORKERS}"]
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"

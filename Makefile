@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_CODES := var/demo-codes.csv
 
-.PHONY: install run test lint format i18n clean
+.PHONY: install run test lint format i18n bench clean
 
 install: $(STAMP)
 
@@ -22,13 +22,27 @@ run: install
 	PINGYI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/pingyi demo --codes-out $(DEMO_CODES)
 	$(BIN)/pingyi serve --host $(HOST) --port $(PORT)
 
+# The PostgreSQL restart test runs last, in a pytest process of its own: nothing else may be
+# using the server while it restarts.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not postgres_restart"
+	$(BIN)/pytest tests/faults -m postgres_restart
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Every benchmark under bench/, each printing its figures and the machine (docs/performance.md).
+# PostgreSQL benchmarks use PINGYI_TEST_POSTGRES_URL's server and make their own databases.
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/submissions.py
+	$(BIN)/python bench/signing.py
+	$(BIN)/python bench/codes.py
+	$(BIN)/python bench/slips.py
+	$(BIN)/python bench/results.py --sqlite
+	$(BIN)/python bench/exports.py --repeat 1
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -264,6 +264,8 @@ def codes_issue(
     from app.reports import fonts  # fpdf takes a while to import; only this command needs it
     from app.reports import slips as slips_report
 
+    if not get_settings().issues_credentials:
+        _fail("This is a collector (PINGYI_ROLE=collector): codes belong to the issuer")
     files = [path for path in (out, pdf) if path is not None]
     if not files:
         _fail("Name a file for the codes: --out FILE.csv, --pdf FILE.pdf, or both")
@@ -490,11 +492,22 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    graceful_seconds: Annotated[
+        int, typer.Option(min=1, help="On SIGTERM, how long requests in flight may finish")
+    ] = 30,
 ) -> None:
-    """Serve the web application. No access log is written (see DESIGN.md, rule 5)."""
+    """Serve the web application with uvicorn. No access log is written (DESIGN.md, rule 5).
+
+    With several workers, a supervisor restarts any worker that dies. SIGTERM or Ctrl-C stops
+    accepting connections and lets requests in flight finish (up to --graceful-seconds).
+    Logs go to stderr, as JSON lines when PINGYI_LOG_FORMAT=json.
+    """
     import uvicorn
 
+    from app.logs import logging_config
+
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -503,4 +516,57 @@ def serve(
         workers=workers,
         access_log=False,
         server_header=False,
+        log_config=logging_config(settings.log_format),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=graceful_seconds,
     )
+
+
+# Raw evaluations (CLI only: what a database dump holds, in a usable form; see raw_export).
+
+evaluations_cli = typer.Typer(no_args_is_help=True, help="Evaluations as stored.")
+cli.add_typer(evaluations_cli, name="evaluations")
+
+
+class RawEvaluationsFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+@evaluations_cli.command("export")
+def evaluations_export(
+    slug: str,
+    out: Annotated[Path, typer.Option(help="File to write")],
+    format: Annotated[RawEvaluationsFormat, typer.Option("--format")] = RawEvaluationsFormat.CSV,
+) -> None:
+    """Write a closed campaign's evaluations, one row each, as CSV or XLSX.
+
+    Department, rater group, each item's level and the quality flags: no ids, no comments,
+    rows sorted by department, rater group and answers, so their order says nothing about
+    when anyone rated. The export is recorded in the audit trail.
+    """
+    from app.accounts.cli import cli_actor
+    from app.audit import service as audit_service
+    from app.results import raw_export
+
+    with _reported_errors(), session_scope() as session:
+        results_service.check_releasable(campaign_service.get_campaign(session, slug))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _reported_errors():
+            with session_scope() as session, out.open("wb") as stream:
+                campaign = campaign_service.get_campaign(session, slug)
+                written = raw_export.write_raw_evaluations(session, campaign, format.value, stream)
+            with session_scope() as session:  # recorded once the file is made
+                audit_service.record(
+                    session,
+                    actor=cli_actor(),
+                    action="evaluations_export",
+                    object=f"campaign:{slug}",
+                    detail={"format": format.value, "evaluations": written},
+                )
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    typer.echo(f"{written} evaluations of {slug} written to {out}")

@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     )
     pdf_font_index: int = Field(default=0, ge=0, description="The face within a .ttc file")
     role: DeploymentRole = DeploymentRole.ALL
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, for log collectors"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies trusted to say the original scheme (X-Forwarded-Proto), "
+        "comma-separated, or * behind a private network",
+    )
+    rate_limit_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Admission attempts per client address and minute on each admission route "
+        "(0: no limit), counted in memory only",
+    )
 
     @field_validator("disclosure_threshold")
     @classmethod

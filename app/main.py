@@ -6,9 +6,8 @@ import logging
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 
-from app import error_handlers
+from app import error_handlers, health
 from app.accounts import pages as account_pages
 from app.admission import api as admission_api
 from app.admission import pages as admission_pages
@@ -25,6 +24,7 @@ from app.middleware import (
     KIB,
     BodySizeLimitMiddleware,
     CsrfMiddleware,
+    InputGuardMiddleware,
     LocaleMiddleware,
     PendingCookiesMiddleware,
     RequestLogMiddleware,
@@ -40,10 +40,6 @@ STATIC_DIR = PROJECT_ROOT / "app" / "static"
 API_BODY_LIMIT = 64 * KIB
 RATING_FORM_BODY_LIMIT = 256 * KIB  # a draft of many targets with comments, percent-encoded
 DEFAULT_BODY_LIMIT = 4 * 1024 * KIB
-
-
-class Health(BaseModel):
-    status: str
 
 
 ISSUER = frozenset({DeploymentRole.ISSUER, DeploymentRole.ALL})
@@ -106,6 +102,7 @@ def create_app(role: DeploymentRole | None = None) -> FastAPI:
         signing_secret=hmac.new(settings.secret_bytes(), b"pingyi csrf v1", "sha256").hexdigest(),
         secure=settings.public_base_url.startswith("https:"),
     )
+    app.add_middleware(InputGuardMiddleware)  # NUL and duplicate JSON keys, inside the limit
     app.add_middleware(
         BodySizeLimitMiddleware,
         limits={"/api/": API_BODY_LIMIT, "/r": RATING_FORM_BODY_LIMIT},
@@ -114,14 +111,10 @@ def create_app(role: DeploymentRole | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LocaleMiddleware)
 
+    app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in routers_for(role or settings.role):
         app.include_router(router)
-
-    @app.get("/healthz", response_model=Health, tags=["operations"])
-    def healthz() -> Health:
-        """The process is up (it does not check the database)."""
-        return Health(status="ok")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.routing import Route
 
 from app import config
+from app.admission.models import CodeBatch
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.config import DeploymentRole, Settings
@@ -71,7 +72,9 @@ BOTH = {
 def route_paths(app: FastAPI, role: DeploymentRole) -> set[str]:
     """The app's own routes and those of the routers it mounts for ``role``."""
     own = {route.path for route in app.routes if isinstance(route, Route)}
-    return own | {route.path for router in routers_for(role) for route in router.routes}
+    included = [route.original_router for route in app.routes if hasattr(route, "original_router")]
+    routers = [*routers_for(role), *included]
+    return own | {route.path for router in routers for route in router.routes}
 
 
 @pytest.fixture
@@ -390,6 +393,21 @@ class TestKeyCommands:
             run_cli_ok("campaign", "open", slug)
 
             assert session.scalars(select(CredentialKey)).all() == []
+
+    def test_a_collector_refuses_to_issue_codes(self, tmp_path: Path) -> None:
+        with cli_database(role="collector") as engine, Session(engine) as session:
+            campaign = make_campaign(session, status=CampaignStatus.OPEN)
+            slug, group = campaign.slug, campaign.rater_groups[0].key
+            session.commit()
+            out = tmp_path / "codes.csv"
+
+            result = run_cli_failing(
+                "codes", "issue", slug, "--group", group, "--count", "3", "--out", str(out)
+            )
+
+            assert "codes belong to the issuer" in result.output
+            assert not out.exists()
+            assert session.scalars(select(CodeBatch)).all() == []
 
     def test_issuing_a_scoped_batch_makes_its_key(self, tmp_path: Path) -> None:
         with cli_database() as engine, Session(engine) as session:
