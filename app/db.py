@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+FILE_LOCK_POLL_SECONDS = 0.001
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
@@ -176,10 +178,23 @@ class _WriterQueue:
         try:
             if self.descriptor is None:
                 self.descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self.descriptor, fcntl.LOCK_EX)
+            self._lock_file(self.descriptor, time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS)
         except BaseException:
             self.threads.release()
             raise
+
+    @staticmethod
+    def _lock_file(descriptor: int, deadline: float) -> None:
+        """``flock`` with a deadline: another process (a stopped CLI command, say) must not
+        hang a request forever; past the deadline it fails as SQLite's own timeout would."""
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(FILE_LOCK_POLL_SECONDS)
 
     def release(self) -> None:
         if self.descriptor is not None:

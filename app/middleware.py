@@ -415,19 +415,28 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+UNMATCHED_PATH = "(no route)"
+
+
+def _unlogged(path: str) -> bool:
+    return is_rater_path(path) or path.startswith("/static/") or path.endswith("/keys")
+
+
 class RequestLogMiddleware:
     """Log method, path, status and duration for office and public routes only.
 
     Rater routes are never logged, not even their status: a log line's timestamp next to a
-    submission is exactly the link DESIGN.md rule 5 forbids. No IP or user agent is logged
-    for any route.
+    submission is exactly the link DESIGN.md rule 5 forbids. Nor are static files and the public
+    keys, which a rater's page fetches. No IP or user agent is logged for any route, and the
+    path logged is the matched route's template (``/admin/campaigns/{slug}``), never the raw
+    path: a slip's link mangled into ``/r%23CODE`` matches no route and must not log the code.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_rater_path(scope["path"]):
+        if scope["type"] != "http" or _unlogged(scope["path"]):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -443,16 +452,17 @@ class RequestLogMiddleware:
             await self.app(scope, receive, capture_status)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            path = getattr(scope.get("route"), "path", None) or UNMATCHED_PATH
             request_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
-                scope["path"],
+                path,
                 status,
                 duration_ms,
                 extra={
                     "fields": {
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": path,
                         "status": status,
                         "duration_ms": duration_ms,
                     }

@@ -128,6 +128,8 @@ class TestCompose:
         command = services(compose)["postgres"]["command"]
         assert "log_statement=none" in command
         assert "log_connections=off" in command
+        assert "log_error_verbosity=terse" in command  # no DETAIL with a failing row
+        assert "log_min_error_statement=panic" in command
 
     @pytest.mark.parametrize("service", APP_SERVICES)
     def test_apps_serve_on_the_port_the_proxy_uses(
@@ -171,7 +173,9 @@ class TestProxy:
         assert not re.search(r"^\s*access_log (?!off)", config, re.MULTILINE)
 
     def test_passes_the_scheme_so_cookies_and_hsts_follow_https(self) -> None:
-        assert "proxy_set_header X-Forwarded-Proto $scheme;" in NGINX.read_text()
+        config = NGINX.read_text()
+        assert "proxy_set_header X-Forwarded-Proto $original_scheme;" in config
+        assert "real_ip_header X-Forwarded-For;" in config
 
     def test_never_resends_a_submission(self) -> None:
         directives = re.findall(r"^\s*proxy_next_upstream (.*);", NGINX.read_text(), re.MULTILINE)

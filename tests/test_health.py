@@ -93,3 +93,24 @@ class TestJsonLogs:
         }
         assert "probe" not in str(lines)
         assert "1.2.3.4" not in str(lines)
+
+    @pytest.mark.parametrize("path", ["/r%23ABCD-EFGH-JKMN-PQRS-TVWX", "/rABCDEFGHJKMNPQRSTVWX"])
+    def test_a_mangled_slip_link_logs_no_code(
+        self, client: TestClient, caplog: pytest.LogCaptureFixture, path: str
+    ) -> None:
+        import logging
+
+        caplog.set_level(logging.INFO, logger="pingyi.requests")
+        assert client.get(path).status_code == 404
+        lines = [record.getMessage() for record in caplog.records]
+        assert lines == ["GET (no route) 404 " + lines[0].split()[-1]]
+        assert "ABCD" not in str(lines)
+
+    def test_staff_paths_are_logged_as_their_route(
+        self, client: TestClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        import logging
+
+        caplog.set_level(logging.INFO, logger="pingyi.requests")
+        client.get("/results/some-campaign/methodology")
+        assert caplog.records[0].getMessage().startswith("GET /results/{slug}/methodology ")

@@ -1,7 +1,9 @@
-"""The raw evaluations of a closed campaign as CSV or XLSX, for the office's own analysis.
+"""The raw evaluations of a closed campaign as CSV or XLSX, for the database operator.
 
-What it gives the operator is what a dump of the database already holds, in a usable form,
-and no more (DESIGN.md "Rules for stored data"):
+It is a command-line tool only, for whoever already runs the server and could dump its
+database: it gives what such a dump holds, in a usable form, and no more (DESIGN.md "Rules for
+stored data"). It applies no disclosure control (a group of two shows both raters' answers),
+so it is not for office staff, liaisons or publication: those get the published tables.
 
 - only once the campaign is closed, like its results (no differencing while raters submit);
 - one row per evaluation: department code and name, rater group, the level of each item
