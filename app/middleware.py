@@ -512,6 +512,7 @@ class CsrfMiddleware:
         from asgi_csrf import asgi_csrf
 
         _patch_asgi_csrf_multipart()
+        self.unprotected = app
         self.app = asgi_csrf(
             app,
             signing_secret=signing_secret,
@@ -523,6 +524,11 @@ class CsrfMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not is_staff_path(scope["path"]):
+            # asgi-csrf would skip these too, but only after preparing a token for each request:
+            # the submission path is the hottest there is.
+            await self.unprotected(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
