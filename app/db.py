@@ -314,12 +314,16 @@ def _session_slots() -> asyncio.Semaphore:
     Without this bound a busy worker deadlocks: every worker thread waits for a pooled
     connection while the requests holding the connections wait for a worker thread to
     commit in, until the pool's timeout fails them all. Requests beyond the bound wait here,
-    on the event loop, holding nothing. One semaphore per event loop (a worker has one).
+    on the event loop, holding nothing. One semaphore per event loop (a worker has one). The
+    bound also stays below the worker-thread limit, or a pool larger than the thread pool
+    would bring the deadlock back.
     """
     loop = asyncio.get_running_loop()
     slots = _slots_by_loop.get(loop)
     if slots is None:
-        slots = asyncio.Semaphore(pool_capacity(get_settings().database_pool_size))
+        threads = int(to_thread.current_default_thread_limiter().total_tokens)
+        connections = pool_capacity(get_settings().database_pool_size)
+        slots = asyncio.Semaphore(max(1, min(connections, threads - 1)))
         _slots_by_loop[loop] = slots
     return slots
 
