@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linprog  # type: ignore[import-untyped]  # scipy ships no stubs
 
 from app.results.tables import CellKey, CountTables
 
@@ -350,6 +349,10 @@ def _solve(
     bounds: list[tuple[float, float]],
 ) -> _Solution | None:
     """Minimise ``objective · x`` with HiGHS; None when the minimum is unbounded below."""
+    # Imported here, not at the top: scipy.optimize takes about 0.4 s to import, and every
+    # worker process (and every replacement of a dead one) imports this module at start.
+    from scipy.optimize import linprog  # type: ignore[import-untyped]  # scipy ships no stubs
+
     result = linprog(
         objective,
         A_ub=inequality_matrix if len(inequality_matrix) else None,
