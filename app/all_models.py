@@ -3,6 +3,7 @@
 from app.accounts import models as account_models
 from app.admission import models as admission_models
 from app.audit import models as audit_models
+from app.ballot_box import models as ballot_box_models
 from app.ballots import models as ballot_models
 from app.campaigns import models as campaign_models
 from app.comments import models as comment_models
@@ -14,6 +15,7 @@ __all__ = [
     "account_models",
     "admission_models",
     "audit_models",
+    "ballot_box_models",
     "ballot_models",
     "campaign_models",
     "comment_models",

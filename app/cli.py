@@ -1,7 +1,7 @@
 """The ``pingyi`` command. Each command is one unit of work inside ``session_scope()``."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -16,10 +16,11 @@ from app.accounts.cli import user_cli
 from app.admission import codes
 from app.admission import service as admission_service
 from app.audit.cli import audit_cli
+from app.ballot_box.cli import box_cli, tally_cli, trustees_cli
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import CampaignStatus
 from app.campaigns.schemas import CampaignSpec
-from app.comments import service as comment_service
 from app.config import PROJECT_ROOT, get_settings
 from app.credentials import sealing
 from app.credentials import service as credential_service
@@ -55,9 +56,13 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(roster_cli, name="roster")
+cli.add_typer(trustees_cli, name="trustees")
+cli.add_typer(tally_cli, name="tally")
+cli.add_typer(box_cli, name="ballot-box")
 
 
 DEMO_STAFF_FILE = "demo-staff.txt"
+DEMO_TRUSTEES_DIR = "trustees"
 
 
 class ResultsFormat(StrEnum):
@@ -176,49 +181,44 @@ def campaign_create(
             )
 
 
-def _transition(slug: str, action: str) -> None:
-    settings = get_settings()
+def _lifecycle_step(slug: str, step: "Callable[..., object]", done: str) -> None:
+    """Run one lifecycle stage in a write transaction; report only once it has committed."""
+    from app.accounts.cli import cli_actor
+
     with _reported_errors(), session_scope() as session:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         campaign = campaign_service.get_campaign(session, slug)
-        campaign_service.transition(session, campaign, action)
-        if action == "open" and settings.issues_credentials:  # credential keys, per rater group
-            credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
-        typer.echo(f"{slug}: {campaign.status.value}")
+        step(session, campaign, actor=cli_actor())
+    typer.echo(f"{slug}: {done}")
 
 
 @campaign_cli.command("open")
 def campaign_open(slug: str) -> None:
-    """Open a draft campaign for ratings."""
-    _transition(slug, "open")
+    """Open a draft campaign for ratings (it needs its tally key: `pingyi trustees create`)."""
+    _lifecycle_step(slug, lifecycle.open_campaign, "open")
 
 
 @campaign_cli.command("close")
 def campaign_close(slug: str) -> None:
     """Close an open campaign: no more ratings are accepted.
 
-    Comments are then copied, scrubbed and shuffled, for review, and the raw text deleted;
-    then the campaign is sealed (see ``pingyi campaign seal``).
+    The ballot box stays sealed until its trustees open it (`pingyi tally`); the campaign's
+    admission records are sealed (stored in random order).
     """
-    with _reported_errors(), session_scope() as session:
-        campaign = campaign_service.get_campaign(session, slug)
-        campaign_service.transition(session, campaign, "close")
-        copied = comment_service.prepare_review(session, campaign)
-        sealing.seal(session, campaign)  # vacuumed once this transaction commits
-        minimum = campaign_service.policy_of(campaign).comments.min_respondents
-        typer.echo(f"{slug}: {campaign.status.value}")
-        typer.echo(
-            f"{copied} comments copied for review, scrubbed and shuffled; raw comments deleted "
-            f"(those on departments with fewer than {minimum} evaluations were not copied)"
-        )
-    typer.echo(f"{slug}: sealed (ratings and admission records stored in random order)")
+    _lifecycle_step(
+        slug,
+        lifecycle.close_campaign,
+        "closed; admission records sealed (stored in random order); the ballot box stays "
+        "sealed until the trustees open it with `pingyi tally`",
+    )
 
 
 @campaign_cli.command("seal")
 def campaign_seal(slug: str) -> None:
     """Store a campaign's ratings and admission records in random order, then vacuum.
 
-    Closing a campaign seals it. Sealing an open campaign protects what is stored so far;
-    what arrives later is written in order again until the next seal.
+    Closing a campaign and tallying it seal it. Sealing an open campaign protects what is
+    stored so far; what arrives later is written in order again until the next seal.
     """
     with _reported_errors(), session_scope() as session:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
@@ -229,8 +229,8 @@ def campaign_seal(slug: str) -> None:
 
 @campaign_cli.command("publish")
 def campaign_publish(slug: str) -> None:
-    """Publish a closed campaign's results."""
-    _transition(slug, "publish")
+    """Publish a tallied campaign's results."""
+    _lifecycle_step(slug, lifecycle.publish_campaign, "published")
 
 
 @campaign_cli.command("list")
@@ -455,7 +455,12 @@ def demo(
     settings = get_settings()
     with _reported_errors(), session_scope() as session:
         report = demo_service.load_demo(
-            session, settings.surveys_dir, _hashing_key(), codes_out, settings.disclosure_threshold
+            session,
+            settings.surveys_dir,
+            _hashing_key(),
+            codes_out,
+            settings.disclosure_threshold,
+            settings.var_dir / DEMO_TRUSTEES_DIR,
         )
         accounts = demo_service.demo_accounts(session, settings.var_dir / DEMO_STAFF_FILE)
         demo_campaign = campaign_service.get_campaign(session, report.slug)
@@ -486,6 +491,16 @@ def demo(
         for code in group_codes:
             typer.echo(f"    {code}    {settings.public_base_url}/r#{code}")
     typer.echo(f"Rate at {settings.public_base_url}/r by entering a code, or open a link above.")
+    shares_found = sorted(report.shares_dir.glob("*.json"))
+    if shares_found:
+        typer.echo(
+            "The demo trustees' shares (any 2 of 3 open the ballot box) are in "
+            f"{report.shares_dir}."
+        )
+        typer.echo("To close this year's campaign and count it:")
+        typer.echo(f"  pingyi campaign close {report.slug}")
+        share_options = " ".join(f"--share {path}" for path in shares_found[:2])
+        typer.echo(f"  pingyi tally {report.slug} {share_options}")
 
 
 @cli.command("serve")

@@ -12,6 +12,7 @@ from app.accounts import pages as account_pages
 from app.admission import api as admission_api
 from app.admission import pages as admission_pages
 from app.audit import pages as audit_pages
+from app.ballot_box import pages as ballot_box_pages
 from app.ballots import api as ballot_api
 from app.ballots import pages as ballot_pages
 from app.campaigns import pages as campaign_pages
@@ -69,6 +70,8 @@ def routers_for(role: DeploymentRole) -> list[APIRouter]:
         (ISSUER, survey_pages.router),
         (BOTH, campaign_pages.router),
         (ISSUER, admission_pages.router),
+        (BOTH, ballot_box_pages.key_router),  # the key is made where the campaign is a draft
+        (COLLECTOR, ballot_box_pages.tally_router),  # the box is where the ballots are
         (COLLECTOR, results_pages.router),
         (COLLECTOR, results_api.router),
         (COLLECTOR, comment_pages.router),

@@ -4,6 +4,7 @@ Tests hand a live connection in through ``config.attributes["connection"]``.
 """
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection
@@ -25,8 +26,42 @@ def run_with(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    paused = _pause_sqlite_foreign_keys(connection)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if paused:
+            _resume_sqlite_foreign_keys(connection)
+
+
+def _pause_sqlite_foreign_keys(connection: Connection) -> bool:
+    """Turn SQLite's foreign keys off for the migration, as SQLite documents for schema changes.
+
+    Batch mode rebuilds a table by copy, drop and rename; with foreign keys on (``app.db``
+    turns them on), dropping a table that other tables refer to deletes through them and fails.
+    The pragma only works outside a transaction, so it goes to the driver directly; a caller
+    that hands in a connection already in a transaction keeps its foreign keys on (fine for an
+    empty database).
+    """
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        return False
+    _driver(connection).execute("PRAGMA foreign_keys=OFF")
+    return True
+
+
+def _driver(connection: Connection) -> Any:
+    """The pysqlite connection itself, bypassing SQLAlchemy's BEGIN (see app.db)."""
+    return connection.connection.driver_connection
+
+
+def _resume_sqlite_foreign_keys(connection: Connection) -> None:
+    """Check every reference the migration left, then turn foreign keys back on."""
+    raw = _driver(connection)
+    broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+    raw.execute("PRAGMA foreign_keys=ON")
+    if broken:
+        raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
 
 
 def run_migrations_online() -> None:

@@ -45,7 +45,7 @@ IN_CI = os.environ.get("CI") == "true"
 def migrate(engine: Engine, revision: str = "head") -> None:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["configure_logging"] = False
-    with engine.begin() as connection:
+    with engine.connect() as connection:  # the migration begins and commits its transaction
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -156,7 +156,7 @@ def make_client(session: Session) -> TestClient:
 
     app.dependency_overrides[get_session] = request_session
     app.dependency_overrides[code_hashing_key] = lambda: HASHING_KEY
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, raise_server_exceptions=True)
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ from sqlalchemy.orm import Session
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
+from app.ballot_box import contents as ballot_contents
+from app.ballot_box import service as box_service
+from app.ballot_box import shares, tally_key
+from app.ballot_box.contents import BallotContents
+from app.ballot_box.models import SealedBallot, Tally
 from app.ballots.models import Evaluation
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
@@ -85,7 +91,10 @@ def make_campaign(
     status: CampaignStatus = CampaignStatus.OPEN,
     threshold: int = 5,
     slug: str | None = None,
+    sealed_box: bool = True,
 ) -> Campaign:
+    """A campaign in ``status``, with a 2-of-3 tally key unless ``sealed_box`` is False (a
+    campaign as opened before the ballot box existed: its ballots are stored directly)."""
     questionnaire = questionnaire or small_questionnaire()
     departments = departments or [make_department(session) for _ in range(2)]
     groups = groups or {"citizens": 1.0, "cadres": 1.0}
@@ -100,9 +109,40 @@ def make_campaign(
     campaign = campaign_service.create_campaign(
         session, spec, questionnaire, default_threshold=threshold
     )
+    if sealed_box:
+        made = box_service.create_tally_key(session, campaign, count=3, threshold=2)
+        _TRUSTEE_SHARES[campaign.slug] = [
+            shares.parse_share(share.dump(), share.file_name()) for share in made.share_files
+        ]
     campaign.status = status
     session.flush()
     return campaign
+
+
+# The trustees' shares of each campaign made here, by slug (slugs are unique in a run).
+_TRUSTEE_SHARES: dict[str, list[shares.Share]] = {}
+
+
+def trustee_shares(campaign: Campaign) -> list[shares.Share]:
+    """All three trustees' shares of a campaign made by :func:`make_campaign` (2 open it)."""
+    return _TRUSTEE_SHARES[campaign.slug]
+
+
+def tally(session: Session, campaign: Campaign) -> Tally:
+    """Close the campaign if it is open, then open its ballot box with two trustees' shares
+    and store what it held, as the trustees would."""
+    if campaign.status == CampaignStatus.OPEN:
+        lifecycle.close_campaign(session, campaign, actor="test")
+    entered = trustee_shares(campaign)[:2] if campaign.slug in _TRUSTEE_SHARES else []
+    return lifecycle.tally_campaign(session, campaign, entered, actor="test")
+
+
+def ballot_count(session: Session, campaign: Campaign | None = None) -> int:
+    """Ballots in the box, sealed or counted."""
+    query = select(func.count()).select_from(SealedBallot)
+    if campaign is not None:
+        query = query.where(SealedBallot.campaign_id == campaign.id)
+    return session.scalar(query) or 0
 
 
 def issue_codes(
@@ -168,3 +208,25 @@ def make_staff(
         role=Role(role),
         department_code=department.code if department else None,
     )
+
+
+# --- Looking inside the sealed ballot box (added for the ballot-box tests) ---------------------
+
+
+def sealed_contents(session: Session, campaign: Campaign) -> list[BallotContents]:
+    """What each ballot still sealed in the campaign's box holds, in tracker order, decrypted
+    in memory with two trustees' shares, as the tally would; the box is left as it is."""
+    key = box_service.tally_key_of(session, campaign)
+    assert key is not None, f"campaign {campaign.slug} has no tally key"
+    fingerprint = bytes(key.fingerprint)
+    key_pair = shares.rebuild_key(
+        trustee_shares(campaign)[:2],
+        campaign_slug=campaign.slug,
+        key_fingerprint=fingerprint,
+        threshold=key.threshold,
+    )
+    info = tally_key.info_for(campaign.slug, fingerprint)
+    return [
+        ballot_contents.decode(tally_key.open_sealed(ciphertext, key_pair, info))
+        for _tracker, ciphertext in box_service.sealed_ballots(session, campaign)
+    ]

@@ -24,6 +24,7 @@ from app import config, db
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
+from app.ballot_box.models import SealedBallot
 from app.ballots import service as ballot_service
 from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn
@@ -124,6 +125,30 @@ def create_campaign(
     )
     run_ok("campaign", "create", str(spec))
     return spec
+
+
+def make_trustees(slug: str, directory: Path) -> list[Path]:
+    """``pingyi trustees create``: the campaign's 2-of-3 tally key; the three share files."""
+    out_dir = directory / f"{slug}-trustees"
+    run_ok(
+        "trustees", "create", slug, "--count", "3", "--threshold", "2", "--out-dir", str(out_dir)
+    )
+    share_files = sorted(out_dir.glob("*.json"))
+    assert len(share_files) == 3
+    return share_files
+
+
+def open_campaign(slug: str, directory: Path) -> list[Path]:
+    """Make the campaign's trustees' shares, then ``pingyi campaign open``; the share files."""
+    share_files = make_trustees(slug, directory)
+    run_ok("campaign", "open", slug)
+    return share_files
+
+
+def tally(slug: str, share_files: list[Path]) -> Result:
+    """``pingyi tally SLUG --share F --share F`` with two of the trustees' shares."""
+    options = [part for path in share_files[:2] for part in ("--share", str(path))]
+    return run_ok("tally", slug, *options)
 
 
 def issue(
@@ -250,21 +275,39 @@ class TestMissingInputFile:
 
 @pytest.mark.usefixtures("database")
 class TestCampaignCommands:
-    def test_create_then_open_close_publish(self, tmp_path: Path, database: Engine) -> None:
+    def test_create_then_open_close_tally_publish(self, tmp_path: Path, database: Engine) -> None:
         create_campaign(tmp_path, "cli-lifecycle")
+        share_files = make_trustees("cli-lifecycle", tmp_path)
         seen = [status_of(database, "cli-lifecycle")]
 
-        for action in ("open", "close", "publish"):
+        for action in ("open", "close"):
             run_ok("campaign", action, "cli-lifecycle")
             seen.append(status_of(database, "cli-lifecycle"))
+        tallied = tally("cli-lifecycle", share_files)
+        seen.append(status_of(database, "cli-lifecycle"))
+        run_ok("campaign", "publish", "cli-lifecycle")
+        seen.append(status_of(database, "cli-lifecycle"))
 
         assert seen == [
             CampaignStatus.DRAFT,
             CampaignStatus.OPEN,
             CampaignStatus.CLOSED,
+            CampaignStatus.TALLIED,
             CampaignStatus.PUBLISHED,
         ]
+        assert "cli-lifecycle: tallied. 0 ballots in the box, 0 counted." in tallied.output
         assert "cli-lifecycle" in run_ok("campaign", "list").output
+
+    def test_open_without_a_tally_key_exits_1_saying_how_to_make_one(
+        self, tmp_path: Path, database: Engine
+    ) -> None:
+        create_campaign(tmp_path, "cli-no-key")
+
+        result = run_failing("campaign", "open", "cli-no-key")
+
+        assert "cli-no-key" in result.stderr
+        assert "pingyi trustees create cli-no-key" in result.stderr
+        assert status_of(database, "cli-no-key") == CampaignStatus.DRAFT
 
     def test_invalid_transition_exits_1_with_campaign_and_status(
         self, tmp_path: Path, database: Engine
@@ -388,7 +431,7 @@ class TestCodesIssue:
         create_campaign(tmp_path, "cli-admit")
         out = tmp_path / "codes.csv"
         run_ok(*issue("cli-admit", out, group="enterprises", count=3))
-        run_ok("campaign", "open", "cli-admit")
+        open_campaign("cli-admit", tmp_path)
         issued = [row[3] for row in read_codes_csv(out)[1:]]
 
         assert code_statuses(database, issued) == [CodeStatus.UNUSED] * 3
@@ -430,7 +473,7 @@ class TestCodesIssue:
         create_campaign(tmp_path, "cli-scoped")
         out = tmp_path / "codes.csv"
         run_ok(*issue("cli-scoped", out, target="CLI2"))
-        run_ok("campaign", "open", "cli-scoped")
+        open_campaign("cli-scoped", tmp_path)
         rows = read_codes_csv(out)[1:]
 
         assert {row[2] for row in rows} == {"CLI2"}
@@ -466,7 +509,7 @@ class TestCodesIssue:
 
     def test_closed_campaign_gets_no_codes(self, tmp_path: Path) -> None:
         create_campaign(tmp_path, "cli-closed")
-        run_ok("campaign", "open", "cli-closed")
+        open_campaign("cli-closed", tmp_path)
         run_ok("campaign", "close", "cli-closed")
         out = tmp_path / "codes.csv"
 
@@ -486,7 +529,7 @@ class TestCodesRevoke:
         run_ok(*issue("cli-revoke", revoked_file, count=4))
         kept = [row[3] for row in read_codes_csv(kept_file)[1:]]
         used, *revoked = [row[3] for row in read_codes_csv(revoked_file)[1:]]
-        run_ok("campaign", "open", "cli-revoke")
+        open_campaign("cli-revoke", tmp_path)
         with db.session_scope() as session:
             admission_service.use_code(session, HASHING_KEY, used)
         revoked_batch = batch_ids(database, "cli-revoke")[1]
@@ -531,14 +574,15 @@ def submit_ballots(slug: str, out: Path, target: str) -> None:
 
 @pytest.fixture(scope="class")
 def rated_campaign(database: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Three citizens rated CLI1; nobody rated CLI2. The threshold is 3."""
+    """Three citizens rated CLI1; nobody rated CLI2. The threshold is 3. Closed and tallied."""
     directory = tmp_path_factory.mktemp("results")
     create_campaign(directory, "cli-results")
-    run_ok("campaign", "open", "cli-results")
+    share_files = open_campaign("cli-results", directory)
     out = directory / "codes.csv"
     run_ok(*issue("cli-results", out, count=3))
     submit_ballots("cli-results", out, "CLI1")
     run_ok("campaign", "close", "cli-results")
+    assert "3 ballots in the box, 3 counted." in tally("cli-results", share_files).output
     return "cli-results"
 
 
@@ -591,10 +635,12 @@ class TestResults:
         assert not out.exists()
 
 
-def row_counts(engine: Engine) -> tuple[int, int, int]:
+def row_counts(engine: Engine) -> tuple[int, int, int, int]:
+    """Evaluations, ballots in the box, codes and batches."""
     with Session(engine) as session:
         return (
             session.scalar(select(func.count()).select_from(Evaluation)) or 0,
+            session.scalar(select(func.count()).select_from(SealedBallot)) or 0,
             session.scalar(select(func.count()).select_from(AdmissionCode)) or 0,
             session.scalar(select(func.count()).select_from(CodeBatch)) or 0,
         )
@@ -636,15 +682,16 @@ class TestDemo:
     def test_campaigns_have_sample_ballots_from_codes_not_in_the_file(
         self, demo_database: Engine, first_run: tuple[Result, Path]
     ) -> None:
-        sample_ballots = sum(demo_service.SAMPLE_BALLOTS_PER_GROUP.values()) + sum(
-            demo_service.PAST_SAMPLE_BALLOTS_PER_GROUP.values()
-        )
+        current_ballots = sum(demo_service.SAMPLE_BALLOTS_PER_GROUP.values())
+        past_ballots = sum(demo_service.PAST_SAMPLE_BALLOTS_PER_GROUP.values())
+        sample_ballots = current_ballots + past_ballots
         past = demo_service.demo_spec("campaign-2025.yaml").slug
 
         assert status_of(demo_database, demo_service.demo_spec().slug) == CampaignStatus.OPEN
         assert status_of(demo_database, past) == CampaignStatus.PUBLISHED
-        evaluations, _, _ = row_counts(demo_database)
-        assert evaluations >= 3 * sample_ballots  # each sample rater rates at least 3 targets
+        evaluations, in_boxes, _, _ = row_counts(demo_database)
+        assert in_boxes == sample_ballots  # sealed this year; counted (trackers kept) last year
+        assert evaluations >= 3 * past_ballots  # each sample rater rates at least 3 targets
         with Session(demo_database) as session:
             used = session.scalar(
                 select(func.count())
@@ -661,6 +708,9 @@ class TestDemo:
         refused = run("results", slug, "--out", str(out))
         assert refused.exit_code == 1  # not while raters can still submit
         run_ok("campaign", "close", slug)
+        assert run("results", slug, "--out", str(out)).exit_code == 1  # nor before the tally
+        share_files = sorted((config.get_settings().var_dir / "trustees" / slug).glob("*.json"))
+        tally(slug, share_files)
 
         run_ok("results", slug, "--out", str(out))
 

@@ -2,6 +2,12 @@
 
 An allow-list: a new column on a rating table fails here until someone has decided, against
 DESIGN.md, that it cannot link a rating to a code, credential, account, IP, device or time.
+
+The ballot box's tables are here too: ``ballot_box`` holds every ballot until the tally, and
+``tallies`` names ballots by their trackers. Left out, as office side that holds nothing a rater
+sent: ``tally_keys`` (each campaign's public tally key), and ``pending_trustee_shares`` and
+``entered_trustee_shares`` (trustees' shares of the key on their way out of and into the
+console, encrypted).
 """
 
 from sqlalchemy import Engine, inspect
@@ -36,6 +42,19 @@ ALLOWED_COLUMNS = {
     "receipts": {
         "receipt_hash",  # SHA-256 of the random receipt handed to the rater
         "campaign_id",
+    },
+    "ballot_box": {
+        "tracker",  # SHA-256 of the ciphertext: the rater's receipt, public after close
+        "campaign_id",
+        "ciphertext",  # the whole ballot, sealed to the tally key; NULL once tallied
+    },
+    "tallies": {
+        "campaign_id",  # one tally per campaign
+        "ballots_in_box",
+        "ballots_counted",
+        "box_digest",  # SHA-256 over the sorted trackers: which ballots the tally covered
+        "rejected",  # trackers of the ballots not counted, each with the reason
+        "offline",  # whether the box was opened on a trustee's machine
     },
     "roster_members": {
         "id",
@@ -94,8 +113,20 @@ class TestRatingTablesHoldNothingThatLinks:
             id_column.get("default") is None
         )  # generated in the app as uuid4, never by a sequence
 
+    def test_ballot_box_key_is_the_tracker_not_a_sequence(self, any_engine: Engine) -> None:
+        inspector = inspect(any_engine)
+        primary_key = inspector.get_pk_constraint("ballot_box")["constrained_columns"]
+        tracker = next(c for c in inspector.get_columns("ballot_box") if c["name"] == "tracker")
+
+        assert primary_key == ["tracker"]
+        assert tracker.get("autoincrement") is not True
+        assert tracker.get("default") is None  # the hash of the ciphertext, made in the app
+
     def test_sqlite_keeps_no_rowid_for_rating_tables(self, sqlite_engine: Engine) -> None:
-        unordered = ALLOWED_COLUMNS.keys() - {"roster_members"}  # issuing side, keyed by id
+        unordered = ALLOWED_COLUMNS.keys() - {
+            "roster_members",  # issuing side, keyed by id
+            "tallies",  # one row per campaign, written once: no order to hide
+        }
         with sqlite_engine.connect() as connection:
             for table in sorted(unordered):
                 sql = connection.exec_driver_sql(

@@ -35,7 +35,7 @@ def _fail(error: PingyiError) -> None:
 @user_cli.command("create")
 def create(
     username: str,
-    role: Annotated[Role, typer.Option(help="admin, liaison or auditor")],
+    role: Annotated[Role, typer.Option(help="admin, liaison, auditor or trustee")],
     department: Annotated[
         str | None, typer.Option(help="Department code (required for a liaison)")
     ] = None,

@@ -11,6 +11,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"  # office administrator: everything
     LIAISON = "liaison"  # department liaison: published results of their own department
     AUDITOR = "auditor"  # read-only: campaigns, results, audit trail
+    TRUSTEE = "trustee"  # 评议结果开启人: enters their share of the tally key to open the box
 
 
 class StaffUser(Base):

@@ -3,6 +3,7 @@
 import enum
 
 from app.accounts.models import Role
+from app.i18n import N_
 
 
 class Permission(enum.StrEnum):
@@ -16,6 +17,7 @@ class Permission(enum.StrEnum):
     EXPORT_RESULTS = "export_results"
     VIEW_AUDIT = "view_audit"
     VIEW_OWN_RESULTS = "view_own_results"
+    ENTER_TALLY_SHARE = "enter_tally_share"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -29,6 +31,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.LIAISON: frozenset({Permission.VIEW_OWN_RESULTS}),
+    Role.TRUSTEE: frozenset({Permission.VIEW_CAMPAIGNS, Permission.ENTER_TALLY_SHARE}),
+}
+
+
+# What the console calls each role (translated when shown).
+ROLE_NAMES: dict[Role, str] = {
+    Role.ADMIN: N_("Office administrator"),
+    Role.LIAISON: N_("Department liaison"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.TRUSTEE: N_("Trustee"),
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.admission import codes
 from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
+from app.ballot_box.models import TallyKey
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
 from app.campaigns.policy import ResultsPolicy
@@ -219,6 +220,7 @@ class CodeAdmission:
     questionnaire: Questionnaire
     policy: ResultsPolicy
     target_ids: dict[str, int]  # target id by department code, of those named that it admits
+    tally_fingerprint: bytes | None  # the campaign's tally key (None: its box never began)
 
 
 # The ballot path's statements, built once: building one per request costs more CPU than the
@@ -234,7 +236,7 @@ _MARK_USED = (
 )
 _CODE_STATUS = select(AdmissionCode.status).where(AdmissionCode.code_hash == bindparam("hashed"))
 # One row per named department the batch admits (or one row with no target): the batch, its
-# campaign and rater group, and the targets, in one round trip.
+# campaign, rater group and tally key, and the targets, in one round trip.
 _BATCH_ADMISSION = (
     select(
         CodeBatch.campaign_id,
@@ -246,10 +248,12 @@ _BATCH_ADMISSION = (
         RaterGroup.key,
         Department.code,
         Target.id.label("target_id"),
+        TallyKey.fingerprint.label("tally_fingerprint"),
     )
     .select_from(CodeBatch)
     .join(Campaign, Campaign.id == CodeBatch.campaign_id)
     .join(RaterGroup, RaterGroup.id == CodeBatch.rater_group_id)
+    .outerjoin(TallyKey, TallyKey.campaign_id == CodeBatch.campaign_id)
     .outerjoin(
         Target,
         and_(
@@ -298,6 +302,9 @@ def redeem_code(
         questionnaire=_questionnaire_from_json(first.questionnaire),
         policy=_policy_from_json(first.policy or "{}"),
         target_ids={row.code: row.target_id for row in rows if row.target_id is not None},
+        tally_fingerprint=None
+        if first.tally_fingerprint is None
+        else bytes(first.tally_fingerprint),
     )
 
 

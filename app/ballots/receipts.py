@@ -1,42 +1,58 @@
-"""Receipts: a random value handed to the rater for each accepted ballot.
+"""Receipts: what a rater keeps to find their ballot among the counted ones.
 
-The rater keeps the receipt; the database keeps only its SHA-256 (``receipts`` table), in the
-ballot's transaction. After close the sorted hashes are public, so a rater can check that
-their ballot was counted. A receipt is 16 random bytes, unrelated to the code, credential or
-answers: it proves that *a* ballot was counted, nothing about what it said.
+A ballot's receipt is its **tracker**: the SHA-256 of its ciphertext in the ballot box
+(``app.ballot_box``), shown as lower-case hex in groups of four (``3f9a-0c12-…``, 16
+groups). After close the sorted trackers are public, so a rater can check that their ballot
+is in the box and, after the tally, that it was counted. A tracker says nothing about what the
+ballot held: without the trustees' key the ciphertext is unreadable, and after the tally the
+ciphertexts are deleted.
 
-Shown as lower-case hex in groups of four (``3f9a-0c12-…``, 39 characters); the hash is taken
-over the 16 bytes, so any spelling of the same receipt (case, spaces, dashes) hashes alike.
+A campaign opened before the ballot box existed gave 16 random bytes as the receipt (32 hex
+digits) and kept only their SHA-256; those still verify. Either spelling is accepted in any
+case, with or without spaces and dashes.
 """
 
 import hashlib
 import re
 import secrets
 
-RECEIPT_BYTES = 16
+RECEIPT_BYTES = 16  # an unsealed ballot's random receipt
+TRACKER_BYTES = 32  # SHA-256
 GROUP_SIZE = 4  # hex digits per group
 _SEPARATORS = re.compile(r"[\s\-]+")
-_HEX = re.compile(f"[0-9a-f]{{{2 * RECEIPT_BYTES}}}")
+_HEX = re.compile("[0-9a-f]+")
 
 
 class MalformedReceipt(ValueError):
-    """The text is not 32 hex digits (after removing spaces and dashes)."""
+    """The text is neither a tracker (64 hex digits) nor a receipt (32), after removing
+    spaces and dashes."""
 
 
-def new_receipt() -> str:
-    """A fresh receipt, grouped for reading aloud or writing down."""
-    digits = secrets.token_bytes(RECEIPT_BYTES).hex()
+def grouped(value: bytes) -> str:
+    digits = value.hex()
     return "-".join(digits[i : i + GROUP_SIZE] for i in range(0, len(digits), GROUP_SIZE))
 
 
+def tracker_text(tracker: bytes) -> str:
+    """A tracker as the rater reads it."""
+    return grouped(tracker)
+
+
+def new_receipt() -> str:
+    """A fresh random receipt for a ballot stored without the box."""
+    return grouped(secrets.token_bytes(RECEIPT_BYTES))
+
+
 def receipt_bytes(text: str) -> bytes:
-    """The 16 bytes a receipt spells; raises :class:`MalformedReceipt`."""
+    """The bytes a receipt or tracker spells; raises :class:`MalformedReceipt`."""
     digits = _SEPARATORS.sub("", text).lower()
-    if not _HEX.fullmatch(digits):
+    if len(digits) not in (2 * RECEIPT_BYTES, 2 * TRACKER_BYTES) or not _HEX.fullmatch(digits):
         raise MalformedReceipt(text)
     return bytes.fromhex(digits)
 
 
 def receipt_hash(text: str) -> bytes:
-    """SHA-256 of the receipt's 16 bytes: what the database stores and the public list shows."""
-    return hashlib.sha256(receipt_bytes(text)).digest()
+    """What the public list holds for a receipt: a tracker itself, or the SHA-256 of a
+    random receipt's 16 bytes."""
+    value = receipt_bytes(text)
+    return value if len(value) == TRACKER_BYTES else hashlib.sha256(value).digest()

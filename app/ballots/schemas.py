@@ -72,10 +72,11 @@ class Receipt(BaseModel):
     message: str
     receipt: str = Field(
         description=(
-            "A random receipt (16 bytes as grouped hex), unrelated to the code, credential "
-            "and answers. Only its SHA-256 is stored; after close the sorted hashes are "
-            "public, so the rater can check the ballot was counted. It proves nothing about "
-            "what the ballot said."
+            "The ballot's tracker: the SHA-256 of its ciphertext in the sealed ballot box, as "
+            "grouped hex (64 digits in groups of four). After close the sorted trackers are "
+            "public, so the rater can check the ballot is in the box and, after the tally, "
+            "counted. It proves nothing about what the ballot said. (A campaign opened before "
+            "the ballot box existed gives a random 16-byte receipt instead.)"
         )
     )
 

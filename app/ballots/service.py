@@ -1,20 +1,21 @@
 """Accepting ballots: one admission code or credential, evaluations of one or more targets,
-exactly once, and a receipt for the rater."""
+exactly once, sealed in the ballot box, and the ballot's tracker as the rater's receipt."""
 
 import secrets
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.admission import service as admission_service
 from app.admission.service import Admission
+from app.ballot_box import contents as ballot_contents
+from app.ballot_box import service as box_service
 from app.ballots import answers as answer_codec
 from app.ballots import quality, receipts
+from app.ballots.comment_text import clean_comment
 from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
 from app.campaigns import service as campaign_service
@@ -26,10 +27,6 @@ from app.i18n import N_, gettext
 from app.surveys.schemas import Item, Questionnaire
 
 _shuffler = secrets.SystemRandom()
-BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-ALLOWED_CONTROLS = frozenset("\n\t")
 _INSERT_EVALUATIONS = insert(Evaluation)
 _INSERT_RECEIPT = insert(credential_models.Receipt)
 
@@ -37,34 +34,93 @@ _INSERT_RECEIPT = insert(credential_models.Receipt)
 def submit_ballot(
     session: Session, hashing_key: bytes, ballot: BallotIn, *, start_key: bytes | None = None
 ) -> Receipt:
-    """Use the code or spend the credential, store the evaluations and the receipt's hash,
-    all in the caller's single transaction.
+    """Use the code or spend the credential and put the sealed ballot in the ballot box, all
+    in the caller's single transaction; the receipt is the ballot's tracker.
 
-    Any refusal raises before the transaction commits, so the code stays unused (the
-    credential unspent) and nothing is stored. Rows are inserted in random order and share
-    no identifier (DESIGN.md). Start tokens are checked with ``start_key``, by default this
-    server's.
+    The ballot is checked in memory exactly as it would be stored (departments, answers,
+    comment, quality flags), then encrypted to the campaign's tally key: nothing it says is
+    written readable (``app.ballot_box``). Any refusal raises before the transaction
+    commits, so the code stays unused (the credential unspent) and nothing is stored. Start
+    tokens are checked with ``start_key``, by default this server's.
+
+    A campaign opened before the ballot box existed, and given no tally key since, stores
+    its evaluations directly, as it always did, with a random receipt whose hash is kept.
     """
     scope = admit(session, hashing_key, ballot)
-    rows = evaluation_rows(
+    checked = check_evaluations(
         scope, ballot.evaluations, start_key=start_key or quality.server_start_token_key()
     )
-    _shuffler.shuffle(rows)
+    _shuffler.shuffle(checked)
+    if scope.tally_fingerprint is not None:
+        key = box_service.box_key(
+            session, scope.campaign_id, scope.campaign_slug, scope.tally_fingerprint
+        )
+        tracker = box_service.put_ballot(
+            session,
+            scope.campaign_id,
+            key,
+            ballot_contents.BallotContents(
+                rater_group=scope.rater_group_key,
+                evaluations=tuple(
+                    ballot_contents.SealedEvaluation(
+                        target=item.target_code,
+                        answers=item.answers,
+                        quality_flags=item.quality_flags,
+                        comment=item.comment,
+                    )
+                    for item in checked
+                ),
+            ),
+        )
+        receipt = receipts.tracker_text(tracker)
+    else:
+        receipt = _store_unsealed(session, scope, checked)
+    return Receipt(
+        campaign=scope.campaign_slug,
+        accepted_evaluations=len(checked),
+        message=gettext("Thank you. Your evaluation has been recorded anonymously."),
+        receipt=receipt,
+    )
+
+
+def _store_unsealed(session: Session, scope: "BallotScope", checked: list["Checked"]) -> str:
+    """An upgraded campaign's ballot without a tally key: evaluations stored at once, in
+    random order, sharing no identifier, and the hash of a random receipt."""
     # Core inserts on the session's connection and transaction: the ORM's bulk machinery
     # would only add per-row bookkeeping for rows this session never reads back.
     connection = session.connection()
-    connection.execute(_INSERT_EVALUATIONS, rows)
+    connection.execute(
+        _INSERT_EVALUATIONS,
+        [
+            {
+                "id": uuid.uuid4(),
+                "campaign_id": scope.campaign_id,
+                "target_id": item.target_id,
+                "rater_group_id": scope.rater_group_id,
+                "answers": item.answers,
+                "comment": item.comment,
+                "quality_flags": item.quality_flags,
+            }
+            for item in checked
+        ],
+    )
     receipt = receipts.new_receipt()
     connection.execute(
         _INSERT_RECEIPT,
         {"receipt_hash": receipts.receipt_hash(receipt), "campaign_id": scope.campaign_id},
     )
-    return Receipt(
-        campaign=scope.campaign_slug,
-        accepted_evaluations=len(rows),
-        message=gettext("Thank you. Your evaluation has been recorded anonymously."),
-        receipt=receipt,
-    )
+    return receipt
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One evaluation of a ballot, checked and in the form it is kept in."""
+
+    target_code: str
+    target_id: int
+    answers: str
+    comment: str | None
+    quality_flags: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +135,7 @@ class BallotScope:
     questionnaire: Questionnaire
     quality_policy: QualityPolicy
     target_ids: Mapping[str, int]  # target id by department code, of targets it may rate
+    tally_fingerprint: bytes | None  # the campaign's tally key; None: not sealed (upgraded)
 
     @property
     def items(self) -> list[Item]:
@@ -93,7 +150,8 @@ def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> BallotScope
     code, only the departments the ballot names are looked up among its targets.
     """
     if ballot.credential is not None:
-        return scope_of(credential_service.spend_credential(session, ballot.credential))
+        admission = credential_service.spend_credential(session, ballot.credential)
+        return scope_of(admission, box_service.tally_fingerprint(session, admission.campaign.id))
     if ballot.code is None:  # BallotIn's validator makes this unreachable
         raise InvalidInput(field="code")
     admitted = admission_service.redeem_code(
@@ -110,10 +168,11 @@ def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> BallotScope
         questionnaire=admitted.questionnaire,
         quality_policy=admitted.policy.quality,
         target_ids=admitted.target_ids,
+        tally_fingerprint=admitted.tally_fingerprint,
     )
 
 
-def scope_of(admission: Admission) -> BallotScope:
+def scope_of(admission: Admission, tally_fingerprint: bytes | None) -> BallotScope:
     """The scope of an admission loaded as ORM objects (a credential's)."""
     return BallotScope(
         campaign_id=admission.campaign.id,
@@ -123,21 +182,22 @@ def scope_of(admission: Admission) -> BallotScope:
         questionnaire=admission.questionnaire,
         quality_policy=campaign_service.policy_of(admission.campaign).quality,
         target_ids={target.department.code: target.id for target in admission.targets},
+        tally_fingerprint=tally_fingerprint,
     )
 
 
-def evaluation_rows(
+def check_evaluations(
     scope: BallotScope, evaluations: list[EvaluationIn], *, start_key: bytes
-) -> list[dict[str, Any]]:
-    """Check every evaluation against what the code admits to; one row per evaluation.
+) -> list[Checked]:
+    """Check every evaluation against what the ballot is admitted to, in the submitted order.
 
-    Each row's quality flags are measured on that evaluation alone, with its own start
-    token, so the rows of one submission share no flag by construction. The token and the
-    time it gives are used here and dropped: only the flags reach the row.
+    Each evaluation's quality flags are measured on that evaluation alone, with its own
+    start token, so the evaluations of one submission share no flag by construction. The
+    token and the time it gives are used here and dropped: only the flags are kept.
     """
     group_key = scope.rater_group_key
     items = scope.items
-    rows: list[dict[str, Any]] = []
+    checked: list[Checked] = []
     seen_targets: set[str] = set()
     for index, evaluation in enumerate(evaluations):
         where = f"evaluations[{index}]"
@@ -156,26 +216,22 @@ def evaluation_rows(
             )
         seen_targets.add(evaluation.target)
         check_answers(items, evaluation.answers, where)
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "campaign_id": scope.campaign_id,
-                "target_id": target_id,
-                "rater_group_id": scope.rater_group_id,
-                "answers": answer_codec.encode(scope.questionnaire, group_key, evaluation.answers),
-                "comment": clean_comment(
-                    scope.questionnaire, evaluation.comment, f"{where}.comment"
-                ),
-                "quality_flags": quality.quality_flags(
+        checked.append(
+            Checked(
+                target_code=evaluation.target,
+                target_id=target_id,
+                answers=answer_codec.encode(scope.questionnaire, group_key, evaluation.answers),
+                comment=clean_comment(scope.questionnaire, evaluation.comment, f"{where}.comment"),
+                quality_flags=quality.quality_flags(
                     items,
                     evaluation.answers,
                     evaluation.started,
                     key=start_key,
                     policy=scope.quality_policy,
                 ),
-            }
+            )
         )
-    return rows
+    return checked
 
 
 def check_answers(items_shown: list[Item], answers: dict[str, int | None], where: str) -> None:
@@ -207,35 +263,3 @@ def check_answers(items_shown: list[Item], answers: dict[str, int | None], where
                 field=f"{where}.answers.{item_id}",
                 item=item_id,
             )
-
-
-def clean_comment(questionnaire: Questionnaire, comment: str | None, field: str) -> str | None:
-    """The comment as stored: trimmed, line breaks unified, ``None`` when empty.
-
-    Control characters, bidirectional overrides and unpaired surrogates are refused rather
-    than stripped, so what is stored is exactly what the rater saw.
-    """
-    if comment is None:
-        return None
-    text = comment.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        return None
-    spec = questionnaire.comment
-    if spec is None:
-        raise InvalidInput(N_("This questionnaire takes no comment."), field=field)
-    if len(text) > spec.max_length:
-        raise InvalidInput(
-            N_("The comment is too long: at most %(maximum)s characters."),
-            field=field,
-            maximum=spec.max_length,
-        )
-    for character in text:
-        if character in ALLOWED_CONTROLS:
-            continue
-        category = unicodedata.category(character)
-        if category in ("Cc", "Cs") or character in BIDI_CONTROLS:
-            raise InvalidInput(
-                N_("The comment contains an invisible control character; please remove it."),
-                field=field,
-            )
-    return text

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
     OPEN = "open"
-    CLOSED = "closed"
+    CLOSED = "closed"  # no more ballots; the ballot box stays sealed
+    TALLIED = "tallied"  # the box has been opened by its trustees and counted
     PUBLISHED = "published"
 
 

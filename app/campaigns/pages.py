@@ -14,17 +14,19 @@ from app.accounts.models import StaffUser
 from app.accounts.permissions import Permission
 from app.accounts.web import WriteSession, render_admin, require
 from app.audit import service as audit_service
+from app.ballot_box import opening
+from app.ballot_box import service as box_service
+from app.ballot_box import tally_key as tally_key_format
+from app.ballots import receipts
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import CampaignSpec
-from app.comments import service as comment_service
 from app.config import MINIMUM_DISCLOSURE_THRESHOLD, get_settings
-from app.credentials import sealing
-from app.credentials import service as credential_service
 from app.departments import service as department_service
 from app.departments.models import Department
 from app.deps import SessionDep
-from app.errors import NotFound, PingyiError
+from app.errors import InvalidTransition, NotFound, PingyiError
 from app.i18n import N_, gettext
 from app.surveys import service as survey_service
 from app.surveys.schemas import Questionnaire
@@ -339,12 +341,21 @@ def _creation_form(
 def campaign_detail(request: Request, session: SessionDep, staff: Viewer, slug: str) -> Response:
     campaign = campaign_service.get_campaign(session, slug)
     total_weight = sum(group.weight for group in campaign.rater_groups)
+    key = box_service.tally_key_of(session, campaign)
+    tally = box_service.tally_of(session, campaign)
     return render_admin(
         request,
         "admin/campaigns/detail.html",
         staff,
         {
             "campaign": campaign,
+            "tally_key": key,
+            "fingerprint": tally_key_format.fingerprint_text(bytes(key.fingerprint)) if key else "",
+            "tally": tally,
+            "rejected": [
+                (receipts.tracker_text(bytes.fromhex(tracker)), opening.rejection_text(reason))
+                for tracker, reason in (tally.rejected if tally else [])
+            ],
             "questionnaire": campaign_service.questionnaire_of(campaign),
             "total_weight": total_weight,
             "categories": departments_by_category(
@@ -439,7 +450,10 @@ def _confirmation(
     request: Request, session: Session, staff: StaffUser, slug: str, action: str
 ) -> Response:
     campaign = campaign_service.get_campaign(session, slug)
-    refusal = campaign_service.transition_refusal(campaign, action)
+    refusal: PingyiError | None = campaign_service.transition_refusal(campaign, action)
+    needs_key = _needs_tally_key(session, campaign, action)
+    if refusal is None and needs_key:
+        refusal = InvalidTransition(lifecycle.NO_TALLY_KEY, slug=campaign.slug)
     return render_admin(
         request,
         "admin/campaigns/confirm.html",
@@ -448,38 +462,43 @@ def _confirmation(
             "campaign": campaign,
             "action": action,
             "refusal": refusal.translated() if refusal else None,
+            "needs_tally_key": needs_key,
         },
     )
+
+
+def _needs_tally_key(session: Session, campaign: Campaign, action: str) -> bool:
+    """Whether the step is opening a campaign that has no tally key yet (refused: the
+    confirmation page then links to where the key is made)."""
+    return action == "open" and box_service.tally_key_of(session, campaign) is None
+
+
+LIFECYCLE_STEPS = {
+    "open": lifecycle.open_campaign,
+    "close": lifecycle.close_campaign,
+    "publish": lifecycle.publish_campaign,
+}
 
 
 def _transition(
     request: Request, session: Session, staff: StaffUser, slug: str, action: str
 ) -> Response:
     campaign = campaign_service.get_campaign(session, slug)
-    previous = campaign.status
     try:
-        campaign_service.transition(session, campaign, action)
+        LIFECYCLE_STEPS[action](session, campaign, actor=staff.username)
     except PingyiError as error:
         return render_admin(
             request,
             "admin/campaigns/confirm.html",
             staff,
-            {"campaign": campaign, "action": action, "refusal": error.translated()},
+            {
+                "campaign": campaign,
+                "action": action,
+                "refusal": error.translated(),
+                "needs_tally_key": _needs_tally_key(session, campaign, action),
+            },
             status_code=error.status_code,
         )
-    if action == "close":  # comments: scrubbed, shuffled copies for review; raw text deleted
-        comment_service.prepare_review(session, campaign)
-        sealing.seal(session, campaign)  # rows in random order; vacuumed after the commit
-    settings = get_settings()
-    if action == "open" and settings.issues_credentials:  # credential keys, per rater group
-        credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
-    audit_service.record(
-        session,
-        actor=staff.username,
-        action=f"campaign_{action}",
-        object=_audit_object(campaign.slug),
-        detail={"from": previous.value, "to": campaign.status.value},
-    )
     return RedirectResponse(f"/admin/campaigns/{campaign.slug}", status_code=303)
 
 

@@ -24,6 +24,7 @@ STATUS_NAMES = {
     CampaignStatus.DRAFT: N_("a draft"),
     CampaignStatus.OPEN: N_("open"),
     CampaignStatus.CLOSED: N_("closed"),
+    CampaignStatus.TALLIED: N_("tallied"),
     CampaignStatus.PUBLISHED: N_("published"),
 }
 
@@ -42,12 +43,20 @@ TRANSITIONS: dict[str, tuple[CampaignStatus, CampaignStatus, str]] = {
             "Only an open campaign can be closed."
         ),
     ),
-    "publish": (
+    "tally": (
         CampaignStatus.CLOSED,
+        CampaignStatus.TALLIED,
+        N_(
+            "The ballot box of “%(slug)s” cannot be opened: the campaign is %(status)s. "
+            "Only a closed campaign's box can be opened, once."
+        ),
+    ),
+    "publish": (
+        CampaignStatus.TALLIED,
         CampaignStatus.PUBLISHED,
         N_(
             "Campaign “%(slug)s” cannot be published: it is %(status)s. "
-            "Only a closed campaign can be published."
+            "Only a campaign whose ballot box has been counted can be published."
         ),
     ),
 }
@@ -225,20 +234,6 @@ def transition_refusal(campaign: Campaign, action: str) -> TransitionRefused | N
     if campaign.status != required:
         return TransitionRefused(refusal, slug=campaign.slug, status=STATUS_NAMES[campaign.status])
     return None
-
-
-def transition(session: Session, campaign: Campaign, action: str) -> Campaign:
-    refusal = transition_refusal(campaign, action)
-    if refusal is not None:
-        raise refusal
-    if action == "publish":
-        # A private release is drawn now, once, and kept: results import campaigns, hence here.
-        from app.results import service as results_service
-
-        results_service.fix_private_release(session, campaign)
-    campaign.status = TRANSITIONS[action][1]
-    session.flush()
-    return campaign
 
 
 @dataclass(frozen=True)

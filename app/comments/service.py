@@ -2,14 +2,16 @@
 
 The rules (DESIGN.md, "Disclosure control"):
 
-- Nothing is copied before the campaign closes. At close, :func:`prepare_review` copies the
-  comments of every department rated by at least ``policy.comments.min_respondents`` raters
-  (every evaluation of the department counts, whatever the rater group), scrubbed of personal
-  data (:mod:`app.comments.scrub`), with random ids, all departments' copies shuffled together
-  and inserted by one statement, so neither the rows nor their physical order say which
-  evaluation, or which moment, a copy came from. The copies carry no date.
-- Then the raw text is deleted from every evaluation of the campaign. Comments of departments
-  rated by fewer raters are deleted unread: they are never copied nor published.
+- Nothing is copied before the tally: comments arrive sealed in the ballot box. When the box
+  is opened, :func:`prepare_review` copies the comments of every department rated by at
+  least ``policy.comments.min_respondents`` raters (every evaluation of the department
+  counts, whatever the rater group), scrubbed of personal data (:mod:`app.comments.scrub`,
+  in memory, before any is written), with random ids, all departments' copies shuffled
+  together and inserted by one statement, so neither the rows nor their physical order say
+  which ballot a copy came from. The copies carry no date. Comments of departments rated by
+  fewer raters are dropped unread: they are never copied nor published.
+- A campaign opened before the ballot box existed holds comments stored with its earlier
+  evaluations: they are copied the same way and their raw text deleted.
 - Staff approve or reject each copy and may hide further parts of it (an edit may only replace
   parts with the placeholder, so what is published is always the rater's words). An approved
   copy can go back to pending until the campaign is published; after that a copy can still be
@@ -20,6 +22,7 @@ The rules (DESIGN.md, "Disclosure control"):
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
@@ -33,10 +36,15 @@ from app.comments.models import CommentForReview, CommentStatus
 from app.errors import InvalidInput, NotFound
 from app.i18n import N_
 
-REVIEWABLE = (CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
+REVIEWABLE = (CampaignStatus.TALLIED, CampaignStatus.PUBLISHED)
 
 NOT_CLOSED = N_(
-    "The comments of campaign “%(slug)s” can be reviewed only once it is closed: it is %(status)s."
+    "The comments of campaign “%(slug)s” can be reviewed only once its ballot box has been "
+    "opened and counted: it is %(status)s."
+)
+NOT_TALLYING = N_(
+    "The comments of campaign “%(slug)s” are copied for review when its ballot box is opened, "
+    "which needs the campaign closed: it is %(status)s."
 )
 PUBLISHED_ONLY_REJECT = N_(
     "Campaign “%(slug)s” is %(status)s: a comment can still be rejected, which takes it down, "
@@ -81,17 +89,26 @@ def _locked_status(session: Session, campaign: Campaign, *, exclusive: bool) -> 
     return status if status is not None else campaign.status
 
 
-def prepare_review(session: Session, campaign: Campaign) -> int:
-    """Copy the campaign's comments, scrubbed and shuffled, for review; delete the raw text.
+def prepare_review(
+    session: Session,
+    campaign: Campaign,
+    box_comments: Sequence[tuple[int, str]] = (),
+) -> int:
+    """Make the review copies at the tally: scrubbed, shuffled, for departments with enough
+    evaluations; then delete any raw text.
 
-    Only departments with at least ``min_respondents`` evaluations get their comments copied;
-    the comments of the others are deleted with the rest of the raw text and never shown.
-    Refused before close. Idempotent: once the raw text is deleted a second call finds
+    ``box_comments`` are the comments of the opened ballot box as ``(target id, text)``,
+    already scrubbed in memory by the tally. A campaign opened before the ballot box existed
+    also holds comments stored with its evaluations: those are copied and scrubbed here, and
+    their raw text deleted. Only departments with at least ``min_respondents`` evaluations
+    (counted after the tally has stored the box's) get their comments copied; the others'
+    are never shown. Runs while the campaign is closed, in the tally's transaction.
+    Idempotent for stored comments: once their raw text is deleted a second call finds
     nothing to copy. Returns how many copies were made.
     """
     status = _locked_status(session, campaign, exclusive=True)
-    if status not in REVIEWABLE:
-        raise _refusal(campaign, NOT_CLOSED, status)
+    if status != CampaignStatus.CLOSED:
+        raise _refusal(campaign, NOT_TALLYING, status)
     policy = campaign_service.policy_of(campaign).comments
     evaluations_by_target: dict[int, int] = {
         target_id: count
@@ -106,29 +123,35 @@ def prepare_review(session: Session, campaign: Campaign) -> int:
         for target_id, count in evaluations_by_target.items()
         if count >= policy.min_respondents
     }
-    copies = [
-        {
-            "id": uuid.uuid4(),
-            "campaign_id": campaign.id,
-            "target_id": target_id,
-            "text": scrub.scrub(text.strip(), policy.scrub_names),
-            "status": CommentStatus.PENDING,
-        }
+    stored = [
+        (target_id, scrub.scrub(text.strip(), policy.scrub_names))
         for target_id, text in session.execute(
             select(Evaluation.target_id, Evaluation.comment).where(
                 Evaluation.campaign_id == campaign.id, Evaluation.comment.is_not(None)
             )
         )
-        if target_id in released and text is not None and text.strip()
+        if text is not None and text.strip()
+    ]
+    copies = [
+        {
+            "id": uuid.uuid4(),
+            "campaign_id": campaign.id,
+            "target_id": target_id,
+            "text": text,
+            "status": CommentStatus.PENDING,
+        }
+        for target_id, text in [*stored, *box_comments]
+        if target_id in released
     ]
     secrets.SystemRandom().shuffle(copies)
     if copies:
         session.execute(insert(CommentForReview), copies)
-    session.execute(
-        update(Evaluation)
-        .where(Evaluation.campaign_id == campaign.id, Evaluation.comment.is_not(None))
-        .values(comment=None)
-    )
+    if stored:
+        session.execute(
+            update(Evaluation)
+            .where(Evaluation.campaign_id == campaign.id, Evaluation.comment.is_not(None))
+            .values(comment=None)
+        )
     session.flush()
     return len(copies)
 
@@ -204,7 +227,7 @@ def edit(session: Session, campaign: Campaign, comment_id: uuid.UUID, text: str)
     Refused once the campaign is published.
     """
     campaign_status = _locked_status(session, campaign, exclusive=True)
-    if campaign_status != CampaignStatus.CLOSED:
+    if campaign_status != CampaignStatus.TALLIED:
         message = PUBLISHED_ONLY_REJECT if campaign_status in REVIEWABLE else NOT_CLOSED
         raise _refusal(campaign, message, campaign_status)
     comment = get_comment(session, campaign, comment_id)

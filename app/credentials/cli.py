@@ -95,6 +95,7 @@ def keys_export(
     typer.echo(f"{len(data['keys'])} public keys of {slug} written to {out}")
     for key in data["keys"]:
         typer.echo(f"  {key['rater_group']}\t{key['target'] or '*'}\t{key['fingerprint']}")
+    typer.echo(f"  tally key\t\t{data['tally_key']['fingerprint']}")
 
 
 @keys_cli.command("import")
@@ -122,6 +123,8 @@ def keys_import(
     typer.echo(
         f"{report.slug}: {created}{report.keys_added} keys added, {report.keys_kept} already here"
     )
+    if report.tally_fingerprint is not None:
+        typer.echo(f"  tally key fingerprint {report.tally_fingerprint.hex()}")
 
 
 @roster_cli.command("import")

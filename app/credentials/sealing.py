@@ -58,10 +58,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, event, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.admission.models import AdmissionCode, CodeBatch
+from app.ballot_box.models import SealedBallot
 from app.ballots.models import Evaluation
 from app.campaigns.models import Campaign
 from app.credentials.models import CredentialKey, Receipt, RosterMember, SpentCredential
@@ -71,11 +72,12 @@ log = logging.getLogger("pingyi.sealing")
 _shuffler = secrets.SystemRandom()
 
 # The tables a seal rewrites, in the order the issuance and ballot paths write to them (a code
-# or roster member, then the spent set, the evaluations, the receipt). PostgreSQL's table
+# or roster member, then the spent set, the ballot box; an unsealed campaign's evaluations and
+# receipt). PostgreSQL's table
 # locks are taken in this order, so a seal and a ballot never wait on each other in a cycle.
 SEALED_TABLES: tuple[Table, ...] = tuple(
     Base.metadata.tables[model.__tablename__]
-    for model in (AdmissionCode, RosterMember, SpentCredential, Evaluation, Receipt)
+    for model in (AdmissionCode, RosterMember, SpentCredential, SealedBallot, Evaluation, Receipt)
 )
 SEALED_TABLE_NAMES: tuple[str, ...] = tuple(table.name for table in SEALED_TABLES)
 SETTLE_WAIT_SECONDS = 30.0  # how long a vacuum waits for transactions older than the seal
@@ -200,6 +202,7 @@ def _campaign_rows(campaign_id: int) -> list[tuple[Table, ColumnElement[bool]]]:
         AdmissionCode.__tablename__: AdmissionCode.batch_id.in_(batches),
         RosterMember.__tablename__: RosterMember.campaign_id == campaign_id,
         SpentCredential.__tablename__: SpentCredential.key_id.in_(keys),
+        SealedBallot.__tablename__: SealedBallot.campaign_id == campaign_id,
         Evaluation.__tablename__: Evaluation.campaign_id == campaign_id,
         Receipt.__tablename__: Receipt.campaign_id == campaign_id,
     }
@@ -248,39 +251,73 @@ def _checkpoint(cursor: Any, deadline: float) -> bool:
         time.sleep(SETTLE_POLL_SECONDS)
 
 
+_PENDING_SEALS = "pingyi.pending_seals"  # session.info key: seals awaiting their vacuum
+
+
 def _vacuum_after_commit(session: Session, campaign_slug: str, transaction_id: int | None) -> None:
-    """Run :func:`reset_physical_order` once the session's transaction has committed."""
-    state = {"rolled_back": False}
+    """Run :func:`reset_physical_order` once the session's outermost transaction has committed.
 
-    def on_rollback(_session: Session) -> None:
-        state["rolled_back"] = True
+    Savepoints come and go inside it (releasing one fires ``after_commit`` too): a vacuum
+    started then would run beside the still-open transaction and wait on its locks. So the
+    seal is noted on the session, and acted on when the outermost transaction ends: one
+    vacuum after a commit, however many seals it held (the newest seal's transaction id
+    covers the others'); none after a rollback.
+    """
+    pending = session.info.get(_PENDING_SEALS)
+    if pending is None:
+        pending = session.info[_PENDING_SEALS] = {"seals": [], "committed": False}
+        event.listen(session, "after_commit", _note_commit)
+        event.listen(session, "after_rollback", _note_rollback)
+        event.listen(session, "after_transaction_end", _vacuum_when_outermost_ends)
+    pending["seals"].append((campaign_slug, transaction_id))
 
-    def on_commit(committed: Session) -> None:
-        if state["rolled_back"]:
-            return
-        bind = committed.get_bind()
-        if isinstance(bind, Connection):
-            # The session joined a transaction its caller owns (tests do this): that
-            # transaction is still open, and a vacuum would wait on it forever.
-            log.info("seal of %s: vacuum left to the owner of the transaction", campaign_slug)
-            return
-        try:
-            settled = reset_physical_order(bind, after_transaction=transaction_id)
-        except Exception:
-            log.exception(
-                "seal of %s: rows rewritten, but the vacuum failed; run "
-                "`pingyi campaign seal %s` again",
-                campaign_slug,
-                campaign_slug,
-            )
-            return
-        if not settled:
-            log.warning(
-                "seal of %s: older transactions were still running, so the vacuum may have "
-                "kept old row versions; run `pingyi campaign seal %s` again when it is quiet",
-                campaign_slug,
-                campaign_slug,
-            )
 
-    event.listen(session, "after_rollback", on_rollback, once=True)
-    event.listen(session, "after_commit", on_commit, once=True)
+def _note_commit(session: Session) -> None:
+    if _PENDING_SEALS in session.info:
+        session.info[_PENDING_SEALS]["committed"] = True
+
+
+def _note_rollback(session: Session) -> None:
+    if _PENDING_SEALS in session.info:
+        session.info[_PENDING_SEALS]["committed"] = False
+
+
+def _vacuum_when_outermost_ends(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint or a subtransaction ended
+        return
+    pending = session.info.get(_PENDING_SEALS)
+    if not pending or not pending["seals"]:
+        return
+    seals, pending["seals"] = pending["seals"], []
+    committed, pending["committed"] = pending["committed"], False
+    if not committed:
+        return
+    slugs = ", ".join(sorted({slug for slug, _ in seals}))
+    ids = [xid for _, xid in seals if xid is not None]
+    _vacuum_committed(session, slugs, max(ids) if ids else None)
+
+
+def _vacuum_committed(session: Session, campaign_slug: str, transaction_id: int | None) -> None:
+    bind = session.get_bind()
+    if isinstance(bind, Connection):
+        # The session joined a transaction its caller owns (tests do this): that transaction
+        # is still open, and a vacuum would wait on it forever.
+        log.info("seal of %s: vacuum left to the owner of the transaction", campaign_slug)
+        return
+    try:
+        settled = reset_physical_order(bind, after_transaction=transaction_id)
+    except Exception:
+        log.exception(
+            "seal of %s: rows rewritten, but the vacuum failed; run `pingyi campaign seal %s` "
+            "again",
+            campaign_slug,
+            campaign_slug,
+        )
+        return
+    if not settled:
+        log.warning(
+            "seal of %s: older transactions were still running, so the vacuum may have kept "
+            "old row versions; run `pingyi campaign seal %s` again when it is quiet",
+            campaign_slug,
+            campaign_slug,
+        )

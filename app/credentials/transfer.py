@@ -1,11 +1,11 @@
 """Moving public keys from the issuer to the collector of a split deployment.
 
-``export_keys`` writes what a collector needs to accept a campaign's credentials: the
-campaign as specified (title, frozen questionnaire, rater groups and weights, targets with
-their departments, threshold, dates, results policy) and each key's public half with its
-fingerprint. ``import_keys`` creates the campaign on the collector if it is new, or checks
-that it matches, and stores the keys with no private half. A file that carries anything
-private is refused as a whole.
+``export_keys`` writes what a collector needs to accept a campaign's credentials and seal its
+ballots: the campaign as specified (title, frozen questionnaire, rater groups and weights,
+targets with their departments, threshold, dates, results policy), each signing key's public
+half with its fingerprint, and the public half of the tally key. ``import_keys`` creates the
+campaign on the collector if it is new, or checks that it matches, and stores the keys with
+no private half. A file that carries anything private is refused as a whole.
 """
 
 import datetime as dt
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.ballot_box import service as box_service
+from app.ballot_box import tally_key
+from app.ballot_box.models import TallyKey
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
@@ -27,6 +30,7 @@ from app.credentials.errors import KeyTransferInvalid
 from app.credentials.models import CredentialKey
 from app.departments import models as department_models
 from app.departments.models import Department
+from app.errors import PingyiError
 from app.surveys.schemas import LocalizedText, Questionnaire
 
 FORMAT = "pingyi-public-keys/1"
@@ -69,10 +73,21 @@ class ExportedKey(_Strict):
     fingerprint: str  # SHA-256 of the DER, hex
 
 
+class ExportedTallyKey(_Strict):
+    """The public half of the campaign's tally key: the collector seals ballots to it."""
+
+    public_key: str  # ML-KEM-768 ‖ X25519, raw, base64url
+    fingerprint: str  # SHA-256 of the public key, hex
+    share_count: int
+    threshold: int
+    applied_on: dt.date | None = None
+
+
 class KeyFile(_Strict):
     format: Literal["pingyi-public-keys/1"]
     campaign: ExportedCampaign
     keys: list[ExportedKey]
+    tally_key: ExportedTallyKey | None = None
 
 
 def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
@@ -85,6 +100,11 @@ def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
     if not infos:
         raise KeyTransferInvalid(
             problem=f"campaign {campaign.slug} has no keys yet; they are made when it opens"
+        )
+    tally = box_service.tally_key_of(session, campaign)
+    if tally is None:
+        raise KeyTransferInvalid(
+            problem=f"campaign {campaign.slug} has no tally key; make its trustees' shares first"
         )
     key_file = KeyFile(
         format=FORMAT,
@@ -120,6 +140,13 @@ def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
             )
             for info in infos
         ],
+        tally_key=ExportedTallyKey(
+            public_key=credential_service.encode_b64url(bytes(tally.public_key)),
+            fingerprint=bytes(tally.fingerprint).hex(),
+            share_count=tally.share_count,
+            threshold=tally.threshold,
+            applied_on=tally.applied_on,
+        ),
     )
     return key_file.model_dump(mode="json")
 
@@ -130,6 +157,7 @@ class ImportReport:
     campaign_created: bool
     keys_added: int
     keys_kept: int
+    tally_fingerprint: bytes | None
 
 
 def import_keys(session: Session, content: bytes, *, default_threshold: int) -> ImportReport:
@@ -192,10 +220,48 @@ def import_keys(session: Session, content: bytes, *, default_threshold: int) -> 
             )
         )
         added += 1
+    tally_fingerprint = None
+    if key_file.tally_key is not None:
+        tally_fingerprint = _import_tally_key(session, campaign, key_file.tally_key)
     session.flush()
     return ImportReport(
-        slug=campaign.slug, campaign_created=created, keys_added=added, keys_kept=kept
+        slug=campaign.slug,
+        campaign_created=created,
+        keys_added=added,
+        keys_kept=kept,
+        tally_fingerprint=tally_fingerprint,
     )
+
+
+def _import_tally_key(session: Session, campaign: Campaign, exported: ExportedTallyKey) -> bytes:
+    """Store the campaign's tally public key, or check it is the one already stored."""
+    try:
+        public = credential_service.decode_b64url(exported.public_key, field="tally_key")
+        tally_key.load_public_key(public)
+    except (ValueError, PingyiError) as error:
+        raise KeyTransferInvalid(problem=f"the tally key is not usable ({error})") from None
+    fingerprint = tally_key.fingerprint(public)
+    if fingerprint.hex() != exported.fingerprint.lower():
+        raise KeyTransferInvalid(problem="the tally key does not match its fingerprint")
+    existing = box_service.tally_key_of(session, campaign)
+    if existing is not None:
+        if bytes(existing.fingerprint) != fingerprint:
+            raise KeyTransferInvalid(
+                problem=f"the tally key differs from the one already stored here "
+                f"({bytes(existing.fingerprint).hex()})"
+            )
+        return fingerprint
+    session.add(
+        TallyKey(
+            campaign_id=campaign.id,
+            public_key=public,
+            fingerprint=fingerprint,
+            share_count=exported.share_count,
+            threshold=exported.threshold,
+            applied_on=exported.applied_on,
+        )
+    )
+    return fingerprint
 
 
 def _private_material(value: object, path: str = "") -> str | None:

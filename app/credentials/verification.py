@@ -1,5 +1,6 @@
-"""What a campaign's public verification page shows: its signing keys, and after close how
-many credentials were issued and evaluations accepted, and the sorted receipt hashes.
+"""What a campaign's public verification page shows: its signing keys and its tally key, and
+after close how many credentials were issued, how many ballots the box holds and their sorted
+trackers, and after the tally how many were counted.
 
 Anyone may read it, so it follows the results pages' rules: a draft campaign answers exactly
 as an unknown slug does, and each count below the campaign's disclosure threshold is
@@ -15,17 +16,23 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.admission.models import AdmissionCode, CodeBatch
+from app.ballot_box import service as box_service
+from app.ballot_box.models import Tally, TallyKey
 from app.ballots import receipts
-from app.ballots.models import Evaluation
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
 from app.credentials.models import CredentialKey, Receipt, RosterMember
 from app.errors import InvalidInput, NotFound
 from app.i18n import N_
 
-VISIBLE_STATUSES = (CampaignStatus.OPEN, CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
-CLOSED_STATUSES = (CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
+VISIBLE_STATUSES = (
+    CampaignStatus.OPEN,
+    CampaignStatus.CLOSED,
+    CampaignStatus.TALLIED,
+    CampaignStatus.PUBLISHED,
+)
+CLOSED_STATUSES = (CampaignStatus.CLOSED, CampaignStatus.TALLIED, CampaignStatus.PUBLISHED)
 RECEIPT_MALFORMED = N_(
-    "This does not look like a receipt: a receipt has 32 letters a–f and digits, "
+    "This does not look like a receipt: a receipt has 64 letters a–f and digits, "
     "usually written in groups of four."
 )
 
@@ -43,7 +50,15 @@ class GroupCounts:
 
     rater_group: RaterGroup
     credentials_issued: int | None  # vouchers exchanged and roster members served
-    evaluations_accepted: int | None
+
+
+@dataclass(frozen=True)
+class BoxSummary:
+    """The ballot box as the public may see it."""
+
+    tally_key: TallyKey | None
+    ballots_in_box: int | None  # None before close
+    tally: Tally | None  # None before the tally
 
 
 def visible_campaign(session: Session, slug: str) -> Campaign:
@@ -79,8 +94,18 @@ def public_key(session: Session, campaign: Campaign, key_id: int) -> CredentialK
     return key
 
 
+def box_summary(session: Session, campaign: Campaign) -> BoxSummary:
+    """The tally key (public from the start), and after close the box's size and tally."""
+    closed = is_closed(campaign)
+    return BoxSummary(
+        tally_key=box_service.tally_key_of(session, campaign),
+        ballots_in_box=box_service.ballots_in_box(session, campaign) if closed else None,
+        tally=box_service.tally_of(session, campaign) if closed else None,
+    )
+
+
 def group_counts(session: Session, campaign: Campaign) -> list[GroupCounts]:
-    """Credentials issued and evaluations accepted per rater group, for a closed campaign."""
+    """Credentials issued per rater group, for a closed campaign."""
     _refuse_before_close(campaign)
     vouchers = _counts(
         session,
@@ -96,12 +121,6 @@ def group_counts(session: Session, campaign: Campaign) -> list[GroupCounts]:
         .where(RosterMember.campaign_id == campaign.id, RosterMember.credential_issued)
         .group_by(RosterMember.rater_group_id),
     )
-    evaluations = _counts(
-        session,
-        select(Evaluation.rater_group_id, func.count())
-        .where(Evaluation.campaign_id == campaign.id)
-        .group_by(Evaluation.rater_group_id),
-    )
     threshold = campaign.disclosure_threshold
     return [
         GroupCounts(
@@ -109,31 +128,28 @@ def group_counts(session: Session, campaign: Campaign) -> list[GroupCounts]:
             credentials_issued=_shown(
                 vouchers.get(group.id, 0) + roster.get(group.id, 0), threshold
             ),
-            evaluations_accepted=_shown(evaluations.get(group.id, 0), threshold),
         )
         for group in campaign.rater_groups
     ]
 
 
 def receipt_hashes(session: Session, campaign: Campaign) -> list[bytes]:
-    """Every receipt hash of a closed campaign, sorted (so the list says nothing of order)."""
+    """Every tracker of a closed campaign's box, and the receipt hashes of ballots stored
+    before it had a box, sorted together (so the list says nothing of order)."""
     _refuse_before_close(campaign)
-    return list(
-        session.scalars(
-            select(Receipt.receipt_hash)
-            .where(Receipt.campaign_id == campaign.id)
-            .order_by(Receipt.receipt_hash)
-        )
-    )
+    legacy = session.scalars(select(Receipt.receipt_hash).where(Receipt.campaign_id == campaign.id))
+    return sorted([*box_service.trackers(session, campaign), *(bytes(value) for value in legacy)])
 
 
 def receipt_counted(session: Session, campaign: Campaign, receipt_text: str) -> bool:
-    """Whether the receipt's hash is in the closed campaign's published list."""
+    """Whether the receipt (a tracker, or an older random receipt) is in the published list."""
     _refuse_before_close(campaign)
     try:
         hashed = receipts.receipt_hash(receipt_text)
     except receipts.MalformedReceipt:
         raise InvalidInput(RECEIPT_MALFORMED, field="receipt") from None
+    if box_service.tracker_known(session, campaign, hashed):
+        return True
     found = session.scalar(
         select(func.count())
         .select_from(Receipt)

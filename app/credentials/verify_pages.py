@@ -1,8 +1,9 @@
 """The public verification page of a campaign: ``/verify/{slug}``.
 
 No sign-in and no cookie; Chinese first, ``?lang=en`` for English. Before close it shows the
-campaign's signing keys (fingerprints and downloads); after close also the counts per rater
-group and the sorted receipt hashes, with a form that checks one receipt.
+campaign's signing keys (fingerprints and downloads) and its tally key; after close also the
+credentials issued per rater group, the ballot box's count and its sorted trackers, with a
+form that checks one receipt; after the tally how many ballots were counted.
 
 The form posts (a receipt in a query string would end up in access logs and browser
 history), the check happens on the server and leaves no trace: ``/verify`` is a rater path
@@ -17,6 +18,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
+from app.ballot_box import opening
+from app.ballots import receipts
 from app.campaigns.models import Campaign
 from app.config import get_settings
 from app.credentials import verification
@@ -29,9 +32,22 @@ router = APIRouter(include_in_schema=False)
 
 FINGERPRINT_GROUP = 4  # hex digits per group, as the CLI tools' output is read aloud
 RECEIPTS_SHOWN_INLINE = 1000  # longer lists only as the text file
-RECEIPT_FIELD_MAX_LENGTH = 200  # characters; a receipt is 39
+RECEIPT_FIELD_MAX_LENGTH = 200  # characters; a tracker is 79
 PROTECTED = N_("to protect raters' anonymity")
 ALL_DEPARTMENTS = N_("all departments of the campaign")
+RECEIPT_COUNTED = N_("Yes: this receipt is in the list. Your ballot was counted.")
+RECEIPT_IN_BOX = N_(
+    "Yes: this receipt is in the list. Your ballot is in the sealed ballot box; it will be "
+    "counted when the trustees open the box."
+)
+RECEIPT_REJECTED = N_(
+    "This receipt is in the list, but its ballot could not be counted when the box was "
+    "opened: %(reason)s."
+)
+RECEIPT_NOT_FOUND = N_(
+    "No: this receipt is not in this campaign's list. Check each character against "
+    "what you wrote down, and that this is the campaign you rated."
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +70,29 @@ class KeyView:
 class CountsRow:
     rater_group: str
     credentials_issued: Figure
-    evaluations_accepted: Figure
+
+
+@dataclass(frozen=True)
+class TallyKeyView:
+    fingerprint: str
+    threshold: int
+    share_count: int
+    applied_on: str | None  # the day the box began, for a campaign opened before it existed
+
+
+@dataclass(frozen=True)
+class BoxView:
+    ballots_in_box: int
+    tallied: bool
+    ballots_counted: int
+    rejected: list[tuple[str, str]]  # (tracker, reason) of ballots the tally could not count
 
 
 @dataclass(frozen=True)
 class ReceiptCheck:
-    counted: bool | None  # None: the text was not a receipt
+    found: bool | None  # None: the text was not a receipt
     message: str
+    tone: str = "error"  # the notice's style: success, info or error
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,8 @@ class VerifyView:
     shows_issuance: bool  # False on a collector: the issuing organisation holds those counts
     threshold: int
     keys: list[KeyView]
+    tally_key: TallyKeyView | None
+    box: BoxView | None  # after close
     counts: list[CountsRow]
     receipts: list[str]  # hex, sorted; empty when the list is only downloadable
     receipt_total: int
@@ -108,19 +142,29 @@ def check_receipt(
     try:
         if len(receipt) > RECEIPT_FIELD_MAX_LENGTH:
             raise InvalidInput(verification.RECEIPT_MALFORMED, field="receipt")
-        counted = verification.receipt_counted(session, campaign, receipt)
+        found = verification.receipt_counted(session, campaign, receipt)
     except InvalidInput as error:
-        check = ReceiptCheck(counted=None, message=error.translated())
+        check = ReceiptCheck(found=None, message=error.translated())
         return _render(request, view, check, status_code=error.status_code)
-    message = (
-        gettext("Yes: this receipt is in the list. Your ballot was counted.")
-        if counted
-        else gettext(
-            "No: this receipt is not in this campaign's list. Check each character against "
-            "what you wrote down, and that this is the campaign you rated."
-        )
-    )
-    return _render(request, view, ReceiptCheck(counted=counted, message=message))
+    return _render(request, view, _answer(view, receipt, found=found))
+
+
+def _answer(view: VerifyView, receipt: str, *, found: bool) -> ReceiptCheck:
+    """What the check says of a well-formed receipt: a tracker is in the box from the moment
+    its ballot is accepted, but counted only once the tally has opened it without rejecting
+    it; an older random receipt's ballot was stored as evaluations directly."""
+    if not found:
+        return ReceiptCheck(found=False, message=gettext(RECEIPT_NOT_FOUND))
+    value = receipts.receipt_bytes(receipt)
+    if view.box is not None and len(value) == receipts.TRACKER_BYTES:
+        if not view.box.tallied:
+            return ReceiptCheck(found=True, message=gettext(RECEIPT_IN_BOX), tone="info")
+        reasons = dict(view.box.rejected)
+        reason = reasons.get(receipts.grouped(value))
+        if reason is not None:
+            message = gettext(RECEIPT_REJECTED) % {"reason": reason}
+            return ReceiptCheck(found=True, message=message, tone="error")
+    return ReceiptCheck(found=True, message=gettext(RECEIPT_COUNTED), tone="success")
 
 
 @router.get("/verify/{slug}/keys/{key_id}.der")
@@ -166,16 +210,28 @@ def _view(session: Session, campaign: Campaign, *, issuer: bool) -> VerifyView:
     keys = [_key_view(path, key, locale) for key in verification.public_keys(session, campaign)]
     counts: list[CountsRow] = []
     hashes: list[bytes] = []
+    summary = verification.box_summary(session, campaign)
+    box: BoxView | None = None
     if closed:
         counts = [
             CountsRow(
                 rater_group=row.rater_group.name_for(locale),
                 credentials_issued=_figure(row.credentials_issued),
-                evaluations_accepted=_figure(row.evaluations_accepted),
             )
             for row in verification.group_counts(session, campaign)
         ]
         hashes = verification.receipt_hashes(session, campaign)
+        tally = summary.tally
+        box = BoxView(
+            ballots_in_box=summary.ballots_in_box or 0,
+            tallied=tally is not None,
+            ballots_counted=tally.ballots_counted if tally else 0,
+            rejected=[
+                (receipts.grouped(bytes.fromhex(tracker)), opening.rejection_text(reason))
+                for tracker, reason in (tally.rejected if tally else [])
+            ],
+        )
+    key = summary.tally_key
     return VerifyView(
         title=campaign.title_for(locale),
         path=path,
@@ -184,8 +240,19 @@ def _view(session: Session, campaign: Campaign, *, issuer: bool) -> VerifyView:
         shows_issuance=issuer,
         threshold=campaign.disclosure_threshold,
         keys=keys,
+        tally_key=None
+        if key is None
+        else TallyKeyView(
+            fingerprint=grouped_hex(key.fingerprint),
+            threshold=key.threshold,
+            share_count=key.share_count,
+            applied_on=key.applied_on.isoformat() if key.applied_on else None,
+        ),
+        box=box,
         counts=counts,
-        receipts=[d.hex() for d in hashes] if len(hashes) <= RECEIPTS_SHOWN_INLINE else [],
+        receipts=[receipts.grouped(d) for d in hashes]
+        if len(hashes) <= RECEIPTS_SHOWN_INLINE
+        else [],
         receipt_total=len(hashes),
         receipts_href=f"{path}/receipts.txt",
     )

@@ -2,7 +2,9 @@
 
 The sample ballots come from separate batches of codes that are never written out, so every
 code in the demo codes file is still unused when the demo is first loaded. Last year's
-campaign is closed and published, so results can be shown; this year's stays open for rating.
+campaign is closed, tallied and published, so results can be shown; this year's stays open
+for rating. Each campaign's tally key is shared 2-of-3 among three demo trustees, whose share
+files are written under ``var/trustees/<slug>/``, so this year's box can be tallied.
 """
 
 import csv
@@ -21,8 +23,11 @@ from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
 from app.audit import service as audit_service
+from app.ballot_box import service as box_service
+from app.ballot_box import shares
 from app.ballots import service as ballot_service
 from app.ballots.schemas import BallotIn, EvaluationIn
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import CampaignSpec
@@ -37,11 +42,17 @@ PAST_SAMPLE_BALLOTS_PER_GROUP = {"citizens": 90, "enterprises": 45, "cadres": 60
 SAMPLE_SEED = 2026
 
 
+DEMO_ACTOR = "demo"
+TRUSTEES = 3
+TRUSTEE_THRESHOLD = 2
+
+
 @dataclass(frozen=True)
 class DemoReport:
     slug: str
     title: str
     created: bool
+    shares_dir: Path
 
 
 def demo_spec(file_name: str = "campaign.yaml") -> CampaignSpec:
@@ -57,19 +68,26 @@ def load_demo(
     hashing_key: bytes,
     codes_out: Path,
     default_threshold: int,
+    trustees_dir: Path,
 ) -> DemoReport:
     spec = demo_spec()
     existing = session.scalar(select(Campaign).where(Campaign.slug == spec.slug))
     if existing is not None:
-        return DemoReport(slug=existing.slug, title=existing.title_zh, created=False)
+        return DemoReport(
+            slug=existing.slug,
+            title=existing.title_zh,
+            created=False,
+            shares_dir=trustees_dir / existing.slug,
+        )
 
     department_service.import_csv(session, (DEMO_DIR / "departments.csv").read_bytes())
     questionnaire = survey_service.find_template(surveys_dir, spec.questionnaire)
-    _load_past_campaign(session, questionnaire, hashing_key, default_threshold)
+    _load_past_campaign(session, questionnaire, hashing_key, default_threshold, trustees_dir)
     campaign = campaign_service.create_campaign(
         session, spec, questionnaire, default_threshold=default_threshold
     )
-    campaign_service.transition(session, campaign, "open")
+    _make_trustees(session, campaign, trustees_dir)
+    lifecycle.open_campaign(session, campaign, actor=DEMO_ACTOR)
 
     codes_out.parent.mkdir(parents=True, exist_ok=True)
     with codes_out.open("w", encoding="utf-8", newline="") as stream:
@@ -88,17 +106,46 @@ def load_demo(
     _submit_sample_ballots(
         session, campaign, questionnaire, hashing_key, SAMPLE_BALLOTS_PER_GROUP, SAMPLE_SEED
     )
-    return DemoReport(slug=campaign.slug, title=campaign.title_zh, created=True)
+    return DemoReport(
+        slug=campaign.slug,
+        title=campaign.title_zh,
+        created=True,
+        shares_dir=trustees_dir / campaign.slug,
+    )
+
+
+def _make_trustees(session: Session, campaign: Campaign, trustees_dir: Path) -> list[Path]:
+    """The campaign's tally key, its three demo trustees' shares written to files.
+
+    Files left by an earlier demo database are replaced: they open nothing in this one.
+    """
+    made = box_service.create_tally_key(
+        session, campaign, count=TRUSTEES, threshold=TRUSTEE_THRESHOLD
+    )
+    directory = trustees_dir / campaign.slug
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    written = []
+    for share in made.share_files:
+        path = directory / share.file_name()
+        path.unlink(missing_ok=True)
+        shares.write_new_file(path, share.dump())
+        written.append(path)
+    return written
 
 
 def _load_past_campaign(
-    session: Session, questionnaire: Questionnaire, hashing_key: bytes, default_threshold: int
+    session: Session,
+    questionnaire: Questionnaire,
+    hashing_key: bytes,
+    default_threshold: int,
+    trustees_dir: Path,
 ) -> None:
-    """Last year's campaign: rated by more raters, closed and published."""
+    """Last year's campaign: rated by more raters, closed, tallied and published."""
     campaign = campaign_service.create_campaign(
         session, demo_spec("campaign-2025.yaml"), questionnaire, default_threshold=default_threshold
     )
-    campaign_service.transition(session, campaign, "open")
+    share_files = _make_trustees(session, campaign, trustees_dir)
+    lifecycle.open_campaign(session, campaign, actor=DEMO_ACTOR)
     _submit_sample_ballots(
         session,
         campaign,
@@ -107,8 +154,10 @@ def _load_past_campaign(
         PAST_SAMPLE_BALLOTS_PER_GROUP,
         SAMPLE_SEED - 1,
     )
-    campaign_service.transition(session, campaign, "close")
-    campaign_service.transition(session, campaign, "publish")
+    lifecycle.close_campaign(session, campaign, actor=DEMO_ACTOR)
+    entered = [shares.read_share_file(path) for path in share_files[:TRUSTEE_THRESHOLD]]
+    lifecycle.tally_campaign(session, campaign, entered, actor=DEMO_ACTOR)
+    lifecycle.publish_campaign(session, campaign, actor=DEMO_ACTOR)
 
 
 def _submit_sample_ballots(

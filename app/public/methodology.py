@@ -18,7 +18,13 @@ from app.public.views import (
     join_names,
     setting_text,
 )
-from app.results.schemas import CampaignResults, PrivacyInfo, QualitySummary, RaterGroupInfo
+from app.results.schemas import (
+    BallotBoxInfo,
+    CampaignResults,
+    PrivacyInfo,
+    QualitySummary,
+    RaterGroupInfo,
+)
 from app.surveys.schemas import NOT_APPLICABLE_LABEL, SCALES, ScaleLevel
 
 SCALE_NAMES = {"five_level": N_("Five-level answers"), "three_level": N_("Three-level answers")}
@@ -71,6 +77,8 @@ def methodology(
         _quality_section(results.quality, policy),
         _comments_section(policy),
     ]
+    if results.ballot_box is not None:
+        sections.append(_ballot_box_section(results.ballot_box))
     if results.privacy is not None:
         sections.append(_privacy_section(results.privacy))
     return MethodologyView(
@@ -405,6 +413,43 @@ def _comments_section(policy: ResultsPolicy) -> Section:
             gettext("in random order and without dates;"),
             gettext("once the evaluation office has approved each one."),
         ],
+    )
+
+
+def _ballot_box_section(box: BallotBoxInfo) -> Section:
+    if not box.sealed:
+        paragraphs = [
+            gettext(
+                "This campaign was opened before the sealed ballot box existed: its ballots were "
+                "stored as evaluations when they were submitted."
+            )
+        ]
+    else:
+        paragraphs = [
+            gettext(
+                "Every ballot was encrypted when it was submitted and stored only as a "
+                "ciphertext, so no one could read a rating before the tally: not the evaluation "
+                "office, and not the database's administrator."
+            ),
+            gettext(
+                "The key that opens the ballots was split among %(trustees)s trustees; "
+                "%(threshold)s of them together opened the box after the campaign closed. The "
+                "evaluations were then stored in random order, all at once, and the comments "
+                "copied without any link to their ballots."
+            )
+            % {"trustees": box.trustees, "threshold": box.threshold},
+        ]
+        if box.sealed_from is not None:
+            paragraphs.append(
+                gettext(
+                    "This campaign was already open when the ballot box was introduced: ballots "
+                    "submitted from %(day)s on were sealed; earlier ones were stored as "
+                    "evaluations directly."
+                )
+                % {"day": box.sealed_from.isoformat()}
+            )
+    return Section(
+        anchor="ballot-box", heading=gettext("How ballots were kept"), paragraphs=paragraphs
     )
 
 

@@ -5,6 +5,8 @@ export and page is made from one :class:`CampaignResults`, so the same suppressi
 everywhere.
 """
 
+import datetime as dt
+
 from pydantic import BaseModel, Field
 
 from app.surveys.schemas import ScaleName
@@ -141,6 +143,19 @@ class PrivacyInfo(BaseModel):
     library: str
 
 
+class BallotBoxInfo(BaseModel):
+    """How the campaign's ballots were kept until the tally, for the methodology page."""
+
+    sealed: bool = Field(description="Whether ballots were sealed in the ballot box")
+    sealed_from: dt.date | None = Field(
+        default=None,
+        description="For a campaign already open when the box was introduced: the day from "
+        "which its ballots were sealed (earlier ones were stored as evaluations directly)",
+    )
+    trustees: int | None = None
+    threshold: int | None = Field(default=None, description="Trustees' shares that open the box")
+
+
 class CampaignResults(BaseModel):
     campaign: str
     title: str
@@ -159,6 +174,7 @@ class CampaignResults(BaseModel):
     targets: list[TargetResult]
     quality: QualitySummary | None = None
     privacy: PrivacyInfo | None = None
+    ballot_box: BallotBoxInfo | None = None
     withheld_figures: list[str] = Field(
         default_factory=list, description="Plain-words list of what is withheld, for bulletins"
     )

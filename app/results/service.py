@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.ballot_box.models import TallyKey
 from app.ballots.models import Evaluation
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
@@ -23,7 +24,7 @@ from app.campaigns.policy import ResultsPolicy
 from app.errors import PingyiError
 from app.i18n import N_, Locale
 from app.results import disclosure, layout, privacy, scoring
-from app.results.schemas import CampaignResults
+from app.results.schemas import BallotBoxInfo, CampaignResults
 from app.results.statistics import half_up
 from app.results.tables import CountTables, build_count_tables
 from app.results.tally import (
@@ -56,7 +57,7 @@ class SuppressionPlanner(Protocol):
     ) -> disclosure.Suppression: ...
 
 
-RELEASABLE_STATUSES = (CampaignStatus.CLOSED, CampaignStatus.PUBLISHED)
+RELEASABLE_STATUSES = (CampaignStatus.TALLIED, CampaignStatus.PUBLISHED)
 
 
 class ResultsNotReleasable(PingyiError):
@@ -69,19 +70,33 @@ class ResultsNotReleasable(PingyiError):
 
 
 def check_releasable(campaign: Campaign) -> None:
-    """Results leave the database only for a closed or published campaign (no differencing)."""
+    """Results leave the database only once the ballot box is counted (tallied or published),
+    never while raters can submit (no differencing)."""
     if campaign.status not in RELEASABLE_STATUSES:
         raise ResultsNotReleasable(slug=campaign.slug)
 
 
 def campaign_results(session: Session, campaign: Campaign, locale: Locale) -> CampaignResults:
     questionnaire = campaign_service.questionnaire_of(campaign)
-    return build_results(
+    results = build_results(
         campaign,
         questionnaire,
         campaign_service.policy_of(campaign),
         campaign_tally(session, campaign, questionnaire),
         locale,
+    )
+    return results.model_copy(update={"ballot_box": ballot_box_info(session, campaign)})
+
+
+def ballot_box_info(session: Session, campaign: Campaign) -> BallotBoxInfo:
+    key = session.get(TallyKey, campaign.id)
+    if key is None:
+        return BallotBoxInfo(sealed=False)
+    return BallotBoxInfo(
+        sealed=True,
+        sealed_from=key.applied_on,
+        trustees=key.share_count,
+        threshold=key.threshold,
     )
 
 

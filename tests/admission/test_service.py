@@ -90,7 +90,9 @@ class TestIssuing:
         with pytest.raises(InvalidInput):
             issue_codes(session, campaign, count=count)
 
-    @pytest.mark.parametrize("status", [CampaignStatus.CLOSED, CampaignStatus.PUBLISHED])
+    @pytest.mark.parametrize(
+        "status", [CampaignStatus.CLOSED, CampaignStatus.TALLIED, CampaignStatus.PUBLISHED]
+    )
     def test_no_codes_for_a_finished_campaign(
         self, session: Session, status: CampaignStatus
     ) -> None:

@@ -12,10 +12,12 @@ from app.admission.models import CodeStatus
 from app.campaigns.models import Campaign, CampaignStatus
 from tests.factories import (
     answers_for,
+    ballot_count,
     code_status,
     evaluation_count,
     issue_code,
     make_campaign,
+    tally,
 )
 
 URL = "/api/v1/ballots"
@@ -46,9 +48,11 @@ class TestAcceptedBallot:
         assert response.json()["accepted_evaluations"] == 1
         assert response.json()["campaign"] == campaign.slug
         assert code_status(any_session, code) == CodeStatus.USED
-        assert evaluation_count(any_session, campaign) == 1
+        assert ballot_count(any_session, campaign) == 1
 
-    def test_one_evaluation_per_target_rated(self, client: TestClient, session: Session) -> None:
+    def test_one_sealed_ballot_holding_one_evaluation_per_target_rated(
+        self, client: TestClient, session: Session
+    ) -> None:
         campaign = make_campaign(session)
         code = issue_code(session, campaign)
         evaluations = [
@@ -59,6 +63,9 @@ class TestAcceptedBallot:
         response = client.post(URL, json={"code": code, "evaluations": evaluations})
 
         assert response.status_code == 201
+        assert response.json()["accepted_evaluations"] == len(campaign.targets)
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
         assert evaluation_count(session, campaign) == len(campaign.targets)
 
     def test_code_typed_loosely_is_accepted(self, client: TestClient, session: Session) -> None:
@@ -91,7 +98,7 @@ class TestAcceptedBallot:
 
         assert second.status_code == 409
         assert second.json()["error"]["code"] == "code_used"
-        assert evaluation_count(any_session, campaign) == 1
+        assert ballot_count(any_session, campaign) == 1
 
 
 Mutation = Callable[[dict[str, Any], Campaign], None]
@@ -175,6 +182,7 @@ class TestRefusedBallotChangesNothing:
         assert response.json()["error"]["field"] == field
         assert response.json()["error"]["message"]
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
         assert evaluation_count(session, campaign) == 0
 
     def test_unknown_code_is_403(self, client: TestClient, session: Session) -> None:
@@ -186,6 +194,7 @@ class TestRefusedBallotChangesNothing:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "code_unknown"
         assert code_status(session, issued) == CodeStatus.UNUSED
+        assert ballot_count(session) == 0
         assert evaluation_count(session) == 0
 
     def test_mistyped_code_is_422_and_never_looked_up(
@@ -222,7 +231,13 @@ class TestRefusedBallotChangesNothing:
         assert evaluation_count(session, campaign) == 0
 
     @pytest.mark.parametrize(
-        "status", [CampaignStatus.DRAFT, CampaignStatus.CLOSED, CampaignStatus.PUBLISHED]
+        "status",
+        [
+            CampaignStatus.DRAFT,
+            CampaignStatus.CLOSED,
+            CampaignStatus.TALLIED,
+            CampaignStatus.PUBLISHED,
+        ],
     )
     def test_campaign_not_open_is_409(
         self, client: TestClient, session: Session, status: CampaignStatus
@@ -237,6 +252,7 @@ class TestRefusedBallotChangesNothing:
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "campaign_not_open"
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
         assert evaluation_count(session, campaign) == 0
 
     def test_body_over_64_kib_is_413(self, client: TestClient, session: Session) -> None:
@@ -249,6 +265,7 @@ class TestRefusedBallotChangesNothing:
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "too_large"
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
         assert evaluation_count(session, campaign) == 0
 
     def test_streamed_body_over_64_kib_without_length_is_413(
@@ -266,6 +283,7 @@ class TestRefusedBallotChangesNothing:
 
         assert response.status_code == 413
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
 
     def test_malformed_json_is_422(self, client: TestClient, session: Session) -> None:
         campaign = make_campaign(session)
@@ -280,6 +298,7 @@ class TestRefusedBallotChangesNothing:
         assert response.status_code == 422
         assert response.json()["error"]["field"] == "body"
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
 
 
 class TestErrorsSpeakTheRatersLanguage:
@@ -319,11 +338,13 @@ class TestAcknowledgementFollowsCommit:
             raise RuntimeError("disk full")
 
         monkeypatch.setattr(session, "commit", failing_commit)
-        with make_client(session) as client:
+        # The deliberate 500 is what this test checks, so its client lets it through.
+        with TestClient(make_client(session).app, raise_server_exceptions=False) as client:
             response = client.post(URL, json=ballot(campaign, code))
 
         assert response.status_code == 500
         assert code_status(session, code) == CodeStatus.UNUSED
+        assert ballot_count(session, campaign) == 0
         assert evaluation_count(session, campaign) == 0
 
 

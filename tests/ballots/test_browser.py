@@ -34,12 +34,14 @@ from tests.browser import SCREENSHOT_DIR, LiveServer, launched_chromium, live_se
 from tests.factories import (
     HASHING_KEY,
     answers_for,
+    ballot_count,
     code_status,
-    evaluation_count,
     issue_code,
     make_campaign,
     make_department,
+    sealed_contents,
     small_questionnaire,
+    tally,
 )
 
 pytestmark = pytest.mark.browser
@@ -115,7 +117,7 @@ def db(server: LiveServer) -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class Stored:
-    """One evaluation as the database holds it, by department code."""
+    """One evaluation as the sealed ballot holds it, by department code."""
 
     department: str
     answers: dict[str, int | None]
@@ -123,19 +125,34 @@ class Stored:
 
 
 def stored_evaluations(server: LiveServer, campaign: Campaign) -> list[Stored]:
+    """The evaluations of the one ballot in the campaign's box, by department code, as sealed;
+    checks that the tally then stores the same departments and answers as evaluations (the
+    tally is rolled back afterwards)."""
     questionnaire = small_questionnaire()
     with Session(server.engine) as session:
+        (ballot,) = sealed_contents(session, campaign)
+        sealed = sorted(
+            (
+                Stored(
+                    item.target, stored_answers.decode(questionnaire, item.answers), item.comment
+                )
+                for item in ballot.evaluations
+            ),
+            key=lambda stored: stored.department,
+        )
+        tally(session, session.get_one(Campaign, campaign.id))
         rows = session.execute(
-            select(Department.code, Evaluation.answers, Evaluation.comment)
+            select(Department.code, Evaluation.answers)
             .join(Target, Evaluation.target_id == Target.id)
             .join(Department, Target.department_id == Department.id)
             .where(Evaluation.campaign_id == campaign.id)
             .order_by(Department.code)
         ).all()
-    return [
-        Stored(department, stored_answers.decode(questionnaire, encoded), comment)
-        for department, encoded, comment in rows
-    ]
+        session.rollback()
+    assert [
+        (department, stored_answers.decode(questionnaire, encoded)) for department, encoded in rows
+    ] == [(stored.department, stored.answers) for stored in sealed]
+    return sealed
 
 
 def enter_code(page: Page, server: LiveServer, code: str) -> None:
@@ -318,7 +335,7 @@ class TestFullRatingInTheBrowser:
         expect_heading(page, THANK_YOU)
         expect(page.get_by_role("status")).to_have_text("提交成功，您的评价已匿名记录。")
         with Session(server.engine) as fresh:
-            assert evaluation_count(fresh, campaign) == 2
+            assert ballot_count(fresh, campaign) == 1
             assert code_status(fresh, code) == CodeStatus.USED
         assert stored_evaluations(server, campaign) == [
             Stored(first.code, {"courtesy": 5, "speed": None, "guidance": 2}, None),

@@ -9,16 +9,25 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.admission.models import CodeStatus
 from app.ballots import service as ballot_service
-from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn
+from app.campaigns.models import Campaign
 from app.errors import PingyiError
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine
-from tests.factories import HASHING_KEY, answers_for, code_status, issue_codes, make_campaign
+from tests.factories import (
+    HASHING_KEY,
+    answers_for,
+    ballot_count,
+    code_status,
+    evaluation_count,
+    issue_codes,
+    make_campaign,
+    tally,
+)
 
 ATTEMPTS = 24
 
@@ -80,11 +89,11 @@ class TestOneCodeManySubmissions:
 
         assert Counter(outcomes) == {"accepted": 1, "code_used": ATTEMPTS - 1}
         with Session(committed_engine) as session:
-            stored = session.scalar(
-                select(func.count()).where(Evaluation.campaign_id == campaign_id)
-            )
-            assert stored == len(targets)
+            campaign = session.get_one(Campaign, campaign_id)
+            assert ballot_count(session, campaign) == 1
             assert code_status(session, code) == CodeStatus.USED
+            tally(session, campaign)
+            assert evaluation_count(session, campaign) == len(targets)
 
     def test_different_codes_all_succeed_concurrently(self, committed_engine: Engine) -> None:
         with Session(committed_engine) as session:
@@ -103,7 +112,7 @@ class TestOneCodeManySubmissions:
 
         assert outcomes == ["accepted"] * ATTEMPTS
         with Session(committed_engine) as session:
-            stored = session.scalar(
-                select(func.count()).where(Evaluation.campaign_id == campaign_id)
-            )
-            assert stored == ATTEMPTS
+            campaign = session.get_one(Campaign, campaign_id)
+            assert ballot_count(session, campaign) == ATTEMPTS
+            tally(session, campaign)
+            assert evaluation_count(session, campaign) == ATTEMPTS

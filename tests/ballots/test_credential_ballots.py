@@ -1,4 +1,5 @@
-"""POST /api/v1/ballots with a blind-signed credential in place of a code, and receipts.
+"""POST /api/v1/ballots with a blind-signed credential in place of a code, and receipts
+(a ballot's receipt is its tracker: the SHA-256 of its ciphertext in the ballot box).
 
 Credentials are made as a rater's browser makes them, against a key stored as a collector
 holds it (see ``tests/ballots/credential_factories.py``): these tests exercise spending alone.
@@ -18,6 +19,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.admission.models import CodeStatus
+from app.ballot_box import service as box_service
+from app.ballot_box.models import SealedBallot
 from app.ballots import receipts
 from app.ballots.models import TOO_FAST, Evaluation
 from app.ballots.schemas import BallotIn
@@ -35,15 +38,17 @@ from tests.ballots.test_concurrency import race
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine
 from tests.factories import (
     answers_for,
+    ballot_count,
     code_status,
     evaluation_count,
     issue_code,
     make_campaign,
+    tally,
 )
 
 URL = "/api/v1/ballots"
 CONCURRENT_SUBMISSIONS = 20
-RECEIPT_PATTERN = re.compile(r"[0-9a-f]{4}(-[0-9a-f]{4}){7}")
+RECEIPT_PATTERN = re.compile(r"[0-9a-f]{4}(-[0-9a-f]{4}){15}")  # a tracker: 64 hex digits
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +85,13 @@ def spent_hashes(session: Session) -> set[bytes]:
     return set(session.scalars(select(SpentCredential.message_hash)))
 
 
-def receipt_hashes(session: Session, campaign: Campaign) -> set[bytes]:
+def trackers(session: Session, campaign: Campaign) -> set[bytes]:
+    """The trackers of the ballots in the campaign's box."""
+    return set(box_service.trackers(session, campaign))
+
+
+def legacy_receipt_hashes(session: Session, campaign: Campaign) -> set[bytes]:
+    """The receipts table, used only by campaigns opened before the ballot box existed."""
     return set(
         session.scalars(select(Receipt.receipt_hash).where(Receipt.campaign_id == campaign.id))
     )
@@ -119,9 +130,10 @@ class TestAcceptedCredentialBallot:
         assert body["campaign"] == campaign.slug
         assert body["accepted_evaluations"] == 1
         assert RECEIPT_PATTERN.fullmatch(body["receipt"])
-        assert evaluation_count(session, campaign) == 1
+        assert ballot_count(session, campaign) == 1
         assert spent_hashes(session) == {message_hash(credential)}
-        assert receipt_hashes(session, campaign) == {receipts.receipt_hash(body["receipt"])}
+        assert trackers(session, campaign) == {receipts.receipt_hash(body["receipt"])}
+        assert legacy_receipt_hashes(session, campaign) == set()
 
     def test_campaign_may_be_left_out_of_the_credential(
         self,
@@ -135,7 +147,7 @@ class TestAcceptedCredentialBallot:
         response = client.post(URL, json=ballot(campaign, credential))
 
         assert response.status_code == 201, response.text
-        assert evaluation_count(session, campaign) == 1
+        assert ballot_count(session, campaign) == 1
 
     def test_credential_of_another_group_answers_that_groups_questionnaire(
         self, client: TestClient, session: Session, signing_key: rsa.RSAPrivateKey
@@ -165,6 +177,8 @@ class TestAcceptedCredentialBallot:
         response = client.post(URL, json=ballot(campaign, credential, started=started))
 
         assert response.status_code == 201
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
         flags = session.scalars(
             select(Evaluation.quality_flags).where(Evaluation.campaign_id == campaign.id)
         ).all()
@@ -187,8 +201,8 @@ class TestSpentCredential:
 
         assert second.status_code == 409
         assert second.json()["error"]["code"] == "credential_spent"
-        assert evaluation_count(session, campaign) == 1
-        assert len(receipt_hashes(session, campaign)) == 1
+        assert ballot_count(session, campaign) == 1
+        assert trackers(session, campaign) == {receipts.receipt_hash(first.json()["receipt"])}
         assert spent_hashes(session) == {message_hash(credential)}
 
     def test_same_message_with_another_campaign_field_is_still_spent(
@@ -205,7 +219,7 @@ class TestSpentCredential:
         again = client.post(URL, json=ballot(campaign, without_campaign))
 
         assert again.status_code == 409
-        assert evaluation_count(session, campaign) == 1
+        assert ballot_count(session, campaign) == 1
 
 
 class TestInvalidSignature:
@@ -225,9 +239,9 @@ class TestInvalidSignature:
 
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "credential_invalid"
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
         assert spent_hashes(session) == set()
-        assert receipt_hashes(session, campaign) == set()
+        assert trackers(session, campaign) == set()
 
     def test_credential_signed_with_another_key_is_refused(
         self,
@@ -239,7 +253,7 @@ class TestInvalidSignature:
         response = client.post(URL, json=ballot(campaign, make_credential(other_key, campaign)))
 
         assert response.status_code == 403
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
 
     def test_credential_of_one_group_does_not_admit_another(
         self,
@@ -254,7 +268,7 @@ class TestInvalidSignature:
         response = client.post(URL, json=ballot(campaign, credential, group="cadres"))
 
         assert response.status_code in (403, 409)
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
 
     def test_credential_for_another_campaign_is_refused(
         self,
@@ -270,7 +284,7 @@ class TestInvalidSignature:
         response = client.post(URL, json=ballot(other, credential))
 
         assert response.status_code == 403
-        assert evaluation_count(session, other) == 0
+        assert ballot_count(session, other) == 0
 
 
 class TestMalformedCredential:
@@ -297,7 +311,7 @@ class TestMalformedCredential:
         response = client.post(URL, json=ballot(campaign, credential))
 
         assert response.status_code == 422
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
         assert spent_hashes(session) == set()
 
     @pytest.mark.parametrize("missing", ["rater_group", "message", "signature"])
@@ -343,7 +357,7 @@ class TestCodeOrCredential:
         assert response.status_code == 422
         assert code_status(session, code) == CodeStatus.UNUSED
         assert spent_hashes(session) == set()
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
 
     def test_neither_code_nor_credential_is_refused(
         self, client: TestClient, campaign: Campaign
@@ -390,7 +404,13 @@ class TestScopedKey:
         accepted = client.post(URL, json=ballot(campaign, credential, target=scoped))
 
         assert accepted.status_code == 201, accepted.text
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
         assert evaluation_count(session, campaign) == 1
+        rated = session.scalar(
+            select(Evaluation.target_id).where(Evaluation.campaign_id == campaign.id)
+        )
+        assert rated == campaign.targets[1].id
 
     def test_refused_evaluation_leaves_the_credential_unspent(
         self,
@@ -411,7 +431,7 @@ class TestScopedKey:
 
 
 class TestReceipts:
-    def test_code_ballot_also_gets_a_receipt_stored_only_as_its_hash(
+    def test_code_ballot_also_gets_its_tracker_as_the_receipt(
         self, client: TestClient, session: Session, campaign: Campaign
     ) -> None:
         code = issue_code(session, campaign)
@@ -427,10 +447,15 @@ class TestReceipts:
         assert response.status_code == 201
         receipt = response.json()["receipt"]
         assert RECEIPT_PATTERN.fullmatch(receipt)
-        expected = hashlib.sha256(bytes.fromhex(receipt.replace("-", ""))).digest()
-        assert receipt_hashes(session, campaign) == {expected}
+        sealed = session.scalars(
+            select(SealedBallot).where(SealedBallot.campaign_id == campaign.id)
+        ).one()
+        assert sealed.ciphertext is not None
+        assert bytes.fromhex(receipt.replace("-", "")) == sealed.tracker
+        assert hashlib.sha256(sealed.ciphertext).digest() == sealed.tracker
+        assert legacy_receipt_hashes(session, campaign) == set()
 
-    def test_receipts_differ_and_their_text_is_nowhere_in_the_database(
+    def test_receipts_differ_each_is_its_ciphertexts_hash_and_no_text_is_stored(
         self,
         client: TestClient,
         session: Session,
@@ -445,11 +470,12 @@ class TestReceipts:
         ]
 
         assert len(set(given)) == 3
-        assert receipt_hashes(session, campaign) == {receipts.receipt_hash(r) for r in given}
+        assert trackers(session, campaign) == {receipts.receipt_bytes(r) for r in given}
+        for tracker, ciphertext in box_service.sealed_ballots(session, campaign):
+            assert hashlib.sha256(ciphertext).digest() == tracker
+        # The tracker is stored (it is the box's key, public after close), its text is not.
         dump = "\n".join(session.connection().connection.driver_connection.iterdump())
         for receipt in given:
-            raw = receipts.receipt_bytes(receipt)
-            assert raw.hex() not in dump.lower()
             assert receipt not in dump
 
     def test_refused_ballot_stores_no_receipt(
@@ -463,16 +489,31 @@ class TestReceipts:
 
         assert client.post(URL, json=body).status_code == 422
         assert session.scalar(select(func.count()).select_from(Receipt)) == 0
+        assert ballot_count(session) == 0
 
 
 class TestReceiptFormat:
-    def test_any_spelling_of_a_receipt_hashes_alike(self) -> None:
-        receipt = receipts.new_receipt()
+    @pytest.mark.parametrize(
+        "receipt",
+        [receipts.tracker_text(secrets.token_bytes(32)), receipts.new_receipt()],
+        ids=["tracker", "legacy-receipt"],
+    )
+    def test_any_spelling_of_a_receipt_hashes_alike(self, receipt: str) -> None:
         loose = " " + receipt.replace("-", " ").upper() + "\n"
 
         assert receipts.receipt_hash(loose) == receipts.receipt_hash(receipt)
 
-    @pytest.mark.parametrize("text", ["", "12345", "g" * 32, "0" * 31, "0" * 33])
+    def test_a_tracker_is_64_hex_digits_in_groups_of_four_and_is_its_own_hash(self) -> None:
+        tracker = secrets.token_bytes(32)
+
+        text = receipts.tracker_text(tracker)
+
+        assert RECEIPT_PATTERN.fullmatch(text)
+        assert receipts.receipt_hash(text) == tracker
+
+    @pytest.mark.parametrize(
+        "text", ["", "12345", "g" * 32, "0" * 31, "0" * 33, "g" * 64, "0" * 63, "0" * 65]
+    )
     def test_text_that_is_not_a_receipt_is_refused(self, text: str) -> None:
         with pytest.raises(receipts.MalformedReceipt):
             receipts.receipt_hash(text)
@@ -513,8 +554,8 @@ class TestOneCredentialManySubmissions:
 
         assert Counter(outcomes) == {"accepted": 1, "credential_spent": CONCURRENT_SUBMISSIONS - 1}
         with Session(committed_engine) as check:
-            assert check.scalar(
-                select(func.count()).where(Evaluation.campaign_id == campaign_id)
-            ) == len(targets)
+            stored = check.get_one(Campaign, campaign_id)
+            assert ballot_count(check, stored) == 1
             assert check.scalar(select(func.count()).where(SpentCredential.key_id == key_id)) == 1
-            assert check.scalar(select(func.count()).where(Receipt.campaign_id == campaign_id)) == 1
+            tally(check, stored)
+            assert evaluation_count(check, stored) == len(targets)

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.admission.models import CodeStatus
+from app.ballot_box import service as box_service
 from app.ballots import receipts
 from app.campaigns.models import Campaign
 from app.credentials import service as credential_service
-from app.credentials.models import CredentialKey, Receipt, SpentCredential
+from app.credentials.models import CredentialKey, SpentCredential
 from tests.ballots.test_browser import horizontal_overflow
 from tests.browser import (
     LiveServer,
@@ -31,7 +32,7 @@ from tests.browser import (
     save_screenshot,
     watch_script_problems,
 )
-from tests.factories import code_status, evaluation_count, issue_code, make_campaign
+from tests.factories import ballot_count, code_status, issue_code, make_campaign
 from tests.test_accessibility import assert_no_serious_violations
 
 pytestmark = pytest.mark.browser
@@ -157,10 +158,9 @@ def spent_count_for(server: LiveServer, campaign: Campaign) -> int:
 
 
 def receipt_is_stored(server: LiveServer, campaign: Campaign, receipt: str) -> bool:
+    """Whether the receipt shown is the tracker of a ballot in the campaign's box."""
     with Session(server.engine) as session:
-        stored = session.scalars(
-            select(Receipt.receipt_hash).where(Receipt.campaign_id == campaign.id)
-        ).all()
+        stored = box_service.trackers(session, campaign)
     return receipts.receipt_hash(receipt) in set(stored)
 
 
@@ -220,7 +220,7 @@ class TestCredentialFromAVoucher:
 
         with Session(server.engine) as fresh:
             assert code_status(fresh, code) == CodeStatus.USED
-            assert evaluation_count(fresh, campaign) == 1
+            assert ballot_count(fresh, campaign) == 1
         assert spent_count_for(server, campaign) == 1
         assert receipt_is_stored(server, campaign, receipt)
         assert stored_credentials(tab.page) == {}
@@ -250,7 +250,7 @@ class TestCredentialFromAVoucher:
         assert bodies[0] == bodies[1]
         rate_first_department(tab.page, campaign)
         with Session(server.engine) as fresh:
-            assert evaluation_count(fresh, campaign) == 1
+            assert ballot_count(fresh, campaign) == 1
 
 
 class TestCredentialKeptInTheBrowser:
@@ -307,7 +307,7 @@ class TestCredentialKeptInTheBrowser:
             receipt = rate_first_department(later.page, campaign)
             assert receipt_is_stored(server, campaign, receipt)
         with Session(server.engine) as fresh:
-            assert evaluation_count(fresh, campaign) == 1
+            assert ballot_count(fresh, campaign) == 1
 
         # The first browser still offers it; the server now refuses it as spent, and the
         # page forgets it.

@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from app.admission.models import CodeStatus
 from app.campaigns.models import CampaignStatus
-from tests.factories import code_status, evaluation_count, issue_code, make_campaign
+from tests.factories import (
+    ballot_count,
+    code_status,
+    evaluation_count,
+    issue_code,
+    make_campaign,
+    tally,
+)
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -104,6 +111,8 @@ class TestRatingWithoutJavaScript:
         assert receipt.status_code == 201
         assert "提交成功" in receipt.text
         assert code_status(session, code) == CodeStatus.USED
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
         assert evaluation_count(session, campaign) == 2
 
     def test_unanswered_question_is_marked_and_answers_kept(
@@ -119,7 +128,7 @@ class TestRatingWithoutJavaScript:
         assert "还有题目没有作答" in response.text
         assert 'class="question missing" id="q-speed"' in response.text
         assert 'name="a.courtesy" value="4" checked' in response.text
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
 
     def test_skipping_a_department_leaves_it_unrated(
         self, client: TestClient, session: Session
@@ -136,6 +145,8 @@ class TestRatingWithoutJavaScript:
         receipt = post_step(client, page, "submit")
 
         assert receipt.status_code == 201
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
         assert evaluation_count(session, campaign) == 1
 
     def test_choosing_nothing_asks_again(self, client: TestClient, session: Session) -> None:
@@ -159,6 +170,8 @@ class TestRatingWithoutJavaScript:
         assert 'name="a.speed" value="5" checked' in page
         page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "1")).text
         post_step(client, page, "submit")
+        assert ballot_count(session, campaign) == 1
+        tally(session, campaign)
 
         from app.ballots.models import Evaluation
 
@@ -194,7 +207,7 @@ class TestRatingWithoutJavaScript:
 
         assert again.status_code == 409
         assert "已经使用过" in again.text
-        assert evaluation_count(session, campaign) == 1
+        assert ballot_count(session, campaign) == 1
 
     def test_tampered_draft_cannot_rate_outside_the_codes_scope(
         self, client: TestClient, session: Session
@@ -209,7 +222,7 @@ class TestRatingWithoutJavaScript:
 
         response = client.post("/r/rate", data={**fields, "action": "submit"})
 
-        assert evaluation_count(session, campaign) == 0
+        assert ballot_count(session, campaign) == 0
         assert response.status_code != 201
 
 

@@ -23,7 +23,14 @@ from app.campaigns.models import Campaign
 from app.campaigns.policy import QualityPolicy, ResultsPolicy
 from app.surveys.schemas import Item
 from tests.ballots.test_pages import hidden_fields, post_step
-from tests.factories import HASHING_KEY, issue_code, make_campaign
+from tests.factories import (
+    HASHING_KEY,
+    ballot_count,
+    issue_code,
+    make_campaign,
+    sealed_contents,
+    tally,
+)
 
 KEY = quality.server_start_token_key()
 T0 = 1_900_000_000.0  # a fixed moment, in seconds since the epoch
@@ -258,7 +265,10 @@ def strict_campaign(session: Session, **settings: Any) -> Campaign:
 
 
 def stored_flags(session: Session, campaign: Campaign) -> dict[str, int]:
-    """Quality flags by target department code."""
+    """Quality flags by target department code, as stored by the tally of the campaign's box,
+    which must hold exactly one sealed ballot."""
+    assert ballot_count(session, campaign) == 1
+    tally(session, campaign)
     codes = {target.id: target.department.code for target in campaign.targets}
     rows = session.execute(
         select(Evaluation.target_id, Evaluation.quality_flags).where(
@@ -289,6 +299,7 @@ class TestStoredFlags:
             ),
         )
 
+        assert token not in repr(sealed_contents(session, campaign))
         assert stored_flags(session, campaign) == {target: STRAIGHT_LINING | TOO_FAST}
         dump = session.connection().execute(text("SELECT * FROM evaluations")).all()
         assert not [row for row in dump if any(token in str(value) for value in row)]

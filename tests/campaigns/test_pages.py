@@ -396,16 +396,27 @@ class TestCampaignDetail:
         for step in ("close", "publish"):
             assert f'href="/admin/campaigns/links-check/{step}"' not in page
 
-    def test_closed_campaign_offers_publishing_only(
+    def test_closed_campaign_offers_opening_the_ballot_box_only(
         self, client: TestClient, session: Session, token: str, departments: list[Department]
     ) -> None:
         make_campaign(session, slug="closed-check", status=CampaignStatus.CLOSED)
 
         page = client.get("/admin/campaigns/closed-check").text
 
-        assert 'href="/admin/campaigns/closed-check/publish"' in page
-        for step in ("edit", "open", "close"):
+        assert 'href="/admin/campaigns/closed-check/tally"' in page
+        for step in ("edit", "open", "close", "publish"):
             assert f'href="/admin/campaigns/closed-check/{step}"' not in page
+
+    def test_tallied_campaign_offers_publishing_only(
+        self, client: TestClient, session: Session, token: str, departments: list[Department]
+    ) -> None:
+        make_campaign(session, slug="tallied-check", status=CampaignStatus.TALLIED)
+
+        page = client.get("/admin/campaigns/tallied-check").text
+
+        assert 'href="/admin/campaigns/tallied-check/publish"' in page
+        for step in ("edit", "open", "close", "tally"):
+            assert f'href="/admin/campaigns/tallied-check/{step}"' not in page
 
     def test_auditor_sees_turnout_and_results_links_only(
         self, client: TestClient, session: Session, departments: list[Department]
@@ -656,7 +667,7 @@ class TestOnlyADraftIsEdited:
 STEPS = [
     ("open", CampaignStatus.DRAFT, CampaignStatus.OPEN, "raters can use their codes"),
     ("close", CampaignStatus.OPEN, CampaignStatus.CLOSED, "No more ratings are accepted"),
-    ("publish", CampaignStatus.CLOSED, CampaignStatus.PUBLISHED, "The results become public"),
+    ("publish", CampaignStatus.TALLIED, CampaignStatus.PUBLISHED, "The results become public"),
 ]
 
 
@@ -695,7 +706,7 @@ class TestLifecycleSteps:
     def test_publishing_says_liaisons_see_their_results(
         self, client: TestClient, session: Session, token: str
     ) -> None:
-        make_campaign(session, slug="to-publish", status=CampaignStatus.CLOSED)
+        make_campaign(session, slug="to-publish", status=CampaignStatus.TALLIED)
 
         page = text_of(client.get("/admin/campaigns/to-publish/publish"))
 
@@ -712,6 +723,21 @@ class TestLifecycleSteps:
         assert "cannot be published: it is open" in text_of(response)
         assert stored(session, "still-open").status == CampaignStatus.OPEN
         assert audit_entries(session, "campaign_publish") == []
+
+    def test_a_draft_without_a_tally_key_is_not_opened(
+        self, client: TestClient, session: Session, token: str
+    ) -> None:
+        make_campaign(session, slug="no-key", status=CampaignStatus.DRAFT, sealed_box=False)
+
+        page = client.get("/admin/campaigns/no-key/open")
+        response = post(client, "/admin/campaigns/no-key/open", token, {})
+
+        assert "cannot open without a tally key" in text_of(page)
+        assert 'action="/admin/campaigns/no-key/open"' not in page.text
+        assert response.status_code == 409
+        assert "cannot open without a tally key" in text_of(response)
+        assert stored(session, "no-key").status == CampaignStatus.DRAFT
+        assert audit_entries(session, "campaign_open") == []
 
     def test_confirmation_page_of_an_impossible_step_has_no_button(
         self, client: TestClient, session: Session, token: str

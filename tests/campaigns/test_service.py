@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session
 
 from app import i18n
 from app.admission import service as admission_service
+from app.audit.models import AuditEntry
+from app.ballot_box import service as box_service
+from app.ballot_box import shares
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec
@@ -273,29 +277,34 @@ class TestCampaignKeepsFrozenQuestionnaire:
         assert second_copy == revised
 
 
-# Every (status, action) pair that the lifecycle draft → open → closed → published refuses.
+# Every (status, action) pair that the lifecycle draft → open → closed → tallied → published
+# refuses.
+ACTIONS = ("open", "close", "tally", "publish")
 ALLOWED = {
     (CampaignStatus.DRAFT, "open"),
     (CampaignStatus.OPEN, "close"),
-    (CampaignStatus.CLOSED, "publish"),
+    (CampaignStatus.CLOSED, "tally"),
+    (CampaignStatus.TALLIED, "publish"),
 }
 REFUSED = [
     (status, action)
     for status in CampaignStatus
-    for action in ("open", "close", "publish")
+    for action in ACTIONS
     if (status, action) not in ALLOWED
 ]
 CHINESE_STATUS_WORDS = {
     CampaignStatus.DRAFT: "草稿",
     CampaignStatus.OPEN: "正在进行",
     CampaignStatus.CLOSED: "已结束",
+    CampaignStatus.TALLIED: "已计票",
     CampaignStatus.PUBLISHED: "已公布",
 }
 ENGLISH_STATUS_WORDS = {
-    CampaignStatus.DRAFT: "it is a draft",
-    CampaignStatus.OPEN: "it is open",
-    CampaignStatus.CLOSED: "it is closed",
-    CampaignStatus.PUBLISHED: "it is published",
+    CampaignStatus.DRAFT: "is a draft",
+    CampaignStatus.OPEN: "is open",
+    CampaignStatus.CLOSED: "is closed",
+    CampaignStatus.TALLIED: "is tallied",
+    CampaignStatus.PUBLISHED: "is published",
 }
 
 
@@ -307,33 +316,77 @@ def campaign_in(session: Session, status: CampaignStatus) -> Campaign:
     return campaign
 
 
+def with_tally_key(session: Session, campaign: Campaign) -> list[shares.Share]:
+    """Give a draft its 2-of-3 tally key; the trustees' shares."""
+    made = box_service.create_tally_key(session, campaign, count=3, threshold=2)
+    return [shares.parse_share(share.dump(), share.file_name()) for share in made.share_files]
+
+
+def take_step(
+    session: Session,
+    campaign: Campaign,
+    action: str,
+    trustee_shares: list[shares.Share] | None = None,
+) -> None:
+    """The lifecycle stage ``action``, as the console and the command line take it."""
+    if action == "open":
+        lifecycle.open_campaign(session, campaign, actor="tester")
+    elif action == "close":
+        lifecycle.close_campaign(session, campaign, actor="tester")
+    elif action == "tally":
+        lifecycle.tally_campaign(session, campaign, trustee_shares or [], actor="tester")
+    else:
+        lifecycle.publish_campaign(session, campaign, actor="tester")
+
+
 class TestLifecycleMovesForward:
-    def test_draft_opens_closes_and_is_published(
+    def test_draft_opens_closes_is_tallied_and_published_each_stage_audited(
         self, session: Session, departments: list[Department]
     ) -> None:
         campaign = create(session, campaign_spec())
+        trustee_shares = with_tally_key(session, campaign)
         seen = [campaign.status]
 
-        for action in ("open", "close", "publish"):
-            returned = campaign_service.transition(session, campaign, action)
-            assert returned is campaign
+        for action in ACTIONS:
+            take_step(session, campaign, action, trustee_shares[:2])
             seen.append(campaign.status)
 
         assert seen == [
             CampaignStatus.DRAFT,
             CampaignStatus.OPEN,
             CampaignStatus.CLOSED,
+            CampaignStatus.TALLIED,
             CampaignStatus.PUBLISHED,
         ]
+        audited = session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.object == f"campaign:{campaign.slug}")
+            .order_by(AuditEntry.sequence)
+        ).all()
+        assert audited == [f"campaign_{action}" for action in ACTIONS]
 
     def test_new_status_is_stored(self, session: Session, departments: list[Department]) -> None:
         campaign = create(session, campaign_spec())
+        with_tally_key(session, campaign)
 
-        campaign_service.transition(session, campaign, "open")
+        lifecycle.open_campaign(session, campaign, actor="tester")
         session.expire_all()
 
         stored_status = session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
         assert stored_status == CampaignStatus.OPEN
+
+    def test_a_draft_without_a_tally_key_does_not_open(
+        self, session: Session, departments: list[Department]
+    ) -> None:
+        campaign = create(session, campaign_spec())
+        i18n.set_locale("en")
+
+        with pytest.raises(InvalidTransition) as caught:
+            lifecycle.open_campaign(session, campaign, actor="tester")
+
+        assert f"“{campaign.slug}” cannot open without a tally key" in caught.value.translated()
+        session.expire_all()
+        assert campaign_service.get_campaign(session, campaign.slug).status == CampaignStatus.DRAFT
 
 
 class TestInvalidTransitionIsRefused:
@@ -344,7 +397,7 @@ class TestInvalidTransitionIsRefused:
         campaign = campaign_in(session, status)
 
         with pytest.raises(InvalidTransition):
-            campaign_service.transition(session, campaign, action)
+            take_step(session, campaign, action)
 
         session.expire_all()
         assert campaign_service.get_campaign(session, campaign.slug).status == status
@@ -356,7 +409,7 @@ class TestInvalidTransitionIsRefused:
         campaign = campaign_in(session, status)
 
         with pytest.raises(InvalidTransition) as caught:
-            campaign_service.transition(session, campaign, action)
+            take_step(session, campaign, action)
 
         message = caught.value.translated()
         refusal = message.split("。")[0]  # the sentence that says why, before the rule
@@ -374,7 +427,7 @@ class TestInvalidTransitionIsRefused:
         i18n.set_locale("en")
 
         with pytest.raises(InvalidTransition) as caught:
-            campaign_service.transition(session, campaign, action)
+            take_step(session, campaign, action)
 
         message = caught.value.translated()
         assert f"“{campaign.slug}”" in message
@@ -386,7 +439,7 @@ class TestInvalidTransitionIsRefused:
         campaign = campaign_in(session, CampaignStatus.PUBLISHED)
 
         with pytest.raises(InvalidTransition) as caught:
-            campaign_service.transition(session, campaign, "open")
+            lifecycle.open_campaign(session, campaign, actor="tester")
 
         body = caught.value.as_body()["error"]
         assert body["code"] == "invalid_transition"

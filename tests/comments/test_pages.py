@@ -15,15 +15,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
+from app.ballot_box.models import SealedBallot
 from app.ballots.models import Evaluation
-from app.campaigns import service as campaign_service
+from app.ballots.schemas import BallotIn, EvaluationIn
+from app.ballots.service import submit_ballot
+from app.campaigns import lifecycle
 from app.campaigns.models import Campaign
-from app.comments import service as comment_service
 from app.comments.models import CommentForReview, CommentStatus
 from app.comments.scrub import PLACEHOLDER
 from app.middleware import LANGUAGE_COOKIE
 from tests.console import csrf_token, post_form, sign_in
-from tests.factories import make_campaign, make_department, make_staff
+from tests.factories import (
+    HASHING_KEY,
+    answers_for,
+    issue_codes,
+    make_campaign,
+    make_department,
+    make_staff,
+    tally,
+)
 
 MINIMUM = 10  # the default policy's minimum number of raters
 SECRET_WORDS = "小王很耐心"
@@ -57,30 +67,24 @@ def comment_rows(session: Session, campaign: Campaign) -> list[CommentForReview]
 def rated(
     session: Session, comments: dict[str, list[str | None]], *, slug: str = "rated"
 ) -> Campaign:
-    """An open campaign whose departments (by name) have evaluations with these comments."""
+    """An open campaign whose departments (by name) were rated by one citizen's sealed ballot
+    per entry, with that comment (None: no comment)."""
     departments = [make_department(session, name=name) for name in comments]
     campaign = make_campaign(session, slug=slug, departments=departments)
-    citizens = campaign.rater_groups[0]
-    for target, texts in zip(campaign.targets, comments.values(), strict=True):
-        session.add_all(
-            Evaluation(
-                campaign_id=campaign.id,
-                target_id=target.id,
-                rater_group_id=citizens.id,
-                answers="44-",
-                comment=text,
+    for department, texts in zip(departments, comments.values(), strict=True):
+        codes = issue_codes(session, campaign, count=len(texts)) if texts else []
+        for code, text in zip(codes, texts, strict=True):
+            evaluation = EvaluationIn(
+                target=department.code, answers=answers_for(campaign), comment=text
             )
-            for text in texts
-        )
-    session.flush()
+            submit_ballot(session, HASHING_KEY, BallotIn(code=code, evaluations=[evaluation]))
     return campaign
 
 
 def closed(session: Session, comments: dict[str, list[str | None]]) -> Campaign:
-    """Closed the way the console closes a campaign, so the copies are made."""
+    """Closed and its ballot box counted by the trustees, which makes the copies."""
     campaign = rated(session, comments)
-    campaign_service.transition(session, campaign, "close")
-    comment_service.prepare_review(session, campaign)
+    tally(session, campaign)
     return campaign
 
 
@@ -93,8 +97,8 @@ def one_comment(session: Session, text: str = SECRET_WORDS) -> tuple[Campaign, C
 QUEUE = "/admin/campaigns/rated/comments"
 
 
-class TestClosingCopiesComments:
-    def test_closing_in_the_console_copies_scrubbed_comments_and_deletes_the_raw_text(
+class TestTheTallyCopiesComments:
+    def test_closing_in_the_console_copies_nothing_and_the_tally_copies_scrubbed_comments(
         self, client: TestClient, session: Session
     ) -> None:
         campaign = rated(
@@ -111,12 +115,22 @@ class TestClosingCopiesComments:
         )
 
         assert response.status_code == 303
+        assert comment_rows(session, campaign) == []  # the ballots are still sealed
+
+        tally(session, campaign)
+
         texts = sorted(comment.text for comment in comment_rows(session, campaign))
         assert texts == sorted([f"电话{PLACEHOLDER}", *["很好"] * (MINIMUM - 1)])
         raw = session.scalars(
             select(Evaluation.comment).where(Evaluation.campaign_id == campaign.id)
         ).all()
+        assert len(raw) == 2 * MINIMUM - 1
         assert set(raw) == {None}
+        sealed = session.scalars(
+            select(SealedBallot.ciphertext).where(SealedBallot.campaign_id == campaign.id)
+        ).all()
+        assert len(sealed) == 2 * MINIMUM - 1
+        assert set(sealed) == {None}
 
 
 class TestQueue:
@@ -140,7 +154,7 @@ class TestQueue:
         assert f"replaced by {PLACEHOLDER}" in text
         assert "shuffled and carry no date" in text
         assert "Only comments approved here are published" in text
-        assert "deleted at close" in text
+        assert "scrubbed in memory when the box is opened" in text
 
     def test_status_filter(self, client: TestClient, session: Session) -> None:
         campaign = closed(session, {"发改局": ["甲", "乙", *[None] * (MINIMUM - 2)]})
@@ -168,7 +182,7 @@ class TestQueue:
         page = client.get(QUEUE)
 
         assert page.status_code == 200
-        assert "copied here for review when the campaign closes" in text_of(page)
+        assert "copied here for review when the trustees open the ballot box" in text_of(page)
         assert "还在评议中" not in page.text
 
     def test_the_campaign_page_links_to_the_queue(
@@ -234,7 +248,7 @@ class TestReviewSteps:
 
     def test_after_publication_only_rejecting(self, client: TestClient, session: Session) -> None:
         campaign, comment = one_comment(session)
-        campaign_service.transition(session, campaign, "publish")
+        lifecycle.publish_campaign(session, campaign, actor="test")
         signed_in(client, session)
 
         page = client.get(QUEUE).text

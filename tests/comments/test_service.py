@@ -1,4 +1,9 @@
-"""The comment pipeline: scrubbed, shuffled copies at close, the review steps, publication."""
+"""The comment pipeline: scrubbed, shuffled copies at the tally, the review steps, publication.
+
+The campaigns here were opened before the ballot box existed: their evaluations, comments
+included, are stored directly, and the tally copies those comments (``prepare_review``). The
+comments of sealed ballots take the same way from the opened box (``tests/ballot_box``).
+"""
 
 import uuid
 
@@ -7,6 +12,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.ballots.models import Evaluation
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus, Target
 from app.campaigns.policy import CommentPolicy, ResultsPolicy
@@ -14,7 +20,7 @@ from app.comments import service as comment_service
 from app.comments.models import CommentForReview, CommentStatus
 from app.comments.scrub import PLACEHOLDER
 from app.errors import InvalidInput, InvalidTransition, NotFound
-from tests.factories import make_campaign
+from tests.factories import make_campaign, tally
 
 MINIMUM = 10
 
@@ -44,15 +50,17 @@ def add_evaluations(
 
 
 def closed_campaign(session: Session, *, names: list[str] | None = None) -> Campaign:
-    campaign = make_campaign(session, status=CampaignStatus.OPEN)
+    """An open campaign without a tally key, which stores its evaluations directly."""
+    campaign = make_campaign(session, status=CampaignStatus.OPEN, sealed_box=False)
     policy = ResultsPolicy(comments=CommentPolicy(min_respondents=MINIMUM, scrub_names=names or []))
     campaign_service.set_policy(session, campaign, policy)
     return campaign
 
 
 def close(session: Session, campaign: Campaign) -> int:
-    campaign_service.transition(session, campaign, "close")
-    return comment_service.prepare_review(session, campaign)
+    """Close the campaign and count its ballot box, which makes the copies; how many."""
+    tally(session, campaign)
+    return len(copies(session, campaign))
 
 
 def copies(session: Session, campaign: Campaign) -> list[CommentForReview]:
@@ -77,7 +85,7 @@ def physical_order(session: Session, campaign: Campaign) -> list[str]:
 
 
 def reviewed(session: Session, texts: list[str]) -> tuple[Campaign, list[CommentForReview]]:
-    """A closed campaign whose first department has ten evaluations with these comments."""
+    """A tallied campaign whose first department has ten evaluations with these comments."""
     campaign = closed_campaign(session)
     target = campaign.targets[0]
     add_evaluations(session, campaign, target, [*texts, *[None] * (MINIMUM - len(texts))])
@@ -90,11 +98,32 @@ class TestPreparingTheReview:
         campaign = closed_campaign(session)
         add_evaluations(session, campaign, campaign.targets[0], ["很好"] * MINIMUM)
 
-        with pytest.raises(InvalidTransition, match="only once it is closed"):
+        with pytest.raises(InvalidTransition, match="copied for review when its ballot box"):
             comment_service.prepare_review(session, campaign)
 
         assert copies(session, campaign) == []
         assert raw_comments(session, campaign) == ["很好"] * MINIMUM
+
+    def test_closing_copies_nothing_until_the_tally(self, session: Session) -> None:
+        campaign = closed_campaign(session)
+        add_evaluations(session, campaign, campaign.targets[0], ["很好"] * MINIMUM)
+
+        lifecycle.close_campaign(session, campaign, actor="test")
+
+        assert copies(session, campaign) == []
+        assert raw_comments(session, campaign) == ["很好"] * MINIMUM
+        assert close(session, campaign) == MINIMUM
+        assert raw_comments(session, campaign) == [None] * MINIMUM
+
+    def test_refused_once_tallied(self, session: Session) -> None:
+        campaign = closed_campaign(session)
+        add_evaluations(session, campaign, campaign.targets[0], ["很好"] * MINIMUM)
+        close(session, campaign)
+
+        with pytest.raises(InvalidTransition, match="copied for review when its ballot box"):
+            comment_service.prepare_review(session, campaign)
+
+        assert len(copies(session, campaign)) == MINIMUM
 
     def test_copies_scrubbed_comments_of_departments_with_enough_raters(
         self, any_session: Session
@@ -156,7 +185,8 @@ class TestPreparingTheReview:
     def test_a_second_call_does_nothing(self, session: Session) -> None:
         campaign = closed_campaign(session)
         add_evaluations(session, campaign, campaign.targets[0], ["意见"] * MINIMUM)
-        close(session, campaign)
+        lifecycle.close_campaign(session, campaign, actor="test")
+        assert comment_service.prepare_review(session, campaign) == MINIMUM
         first = {copy.id: copy.text for copy in copies(session, campaign)}
 
         assert comment_service.prepare_review(session, campaign) == 0
@@ -180,7 +210,8 @@ class TestPreparingTheReview:
             inserts: list[list[str]] = []
 
             def spy(state: ORMExecuteState, inserts: list[list[str]] = inserts) -> None:
-                if state.is_insert and isinstance(state.parameters, list):
+                copying = state.is_insert and state.statement.table.name == "comment_reviews"
+                if copying and isinstance(state.parameters, list):
                     inserts.append([row["text"] for row in state.parameters])
 
             event.listen(session, "do_orm_execute", spy)
@@ -216,7 +247,7 @@ class TestReviewSteps:
     def test_after_publication_only_rejecting(self, session: Session) -> None:
         campaign, [approved, pending] = reviewed(session, ["好", "也好"])
         comment_service.set_status(session, campaign, approved.id, CommentStatus.APPROVED)
-        campaign_service.transition(session, campaign, "publish")
+        lifecycle.publish_campaign(session, campaign, actor="test")
 
         for comment, status in [
             (approved, CommentStatus.PENDING),
@@ -342,7 +373,7 @@ class TestPublishedComments:
         target, other = campaign.targets
 
         assert comment_service.published_comments(session, campaign, target) == []
-        campaign_service.transition(session, campaign, "publish")
+        lifecycle.publish_campaign(session, campaign, actor="test")
 
         assert sorted(comment_service.published_comments(session, campaign, target)) == [
             "一",
@@ -355,7 +386,7 @@ class TestPublishedComments:
         campaign, made = reviewed(session, texts)
         for comment in made:
             comment_service.set_status(session, campaign, comment.id, CommentStatus.APPROVED)
-        campaign_service.transition(session, campaign, "publish")
+        lifecycle.publish_campaign(session, campaign, actor="test")
         target = campaign.targets[0]
 
         orders = {

@@ -3,7 +3,10 @@
 Most tests run on committed databases of their own (SQLite and PostgreSQL), because what is
 checked lives in the storage: PostgreSQL's ``ctid``, ``xmin`` and dead row versions, SQLite's
 write-ahead log and freelist. The rows are written the way the issuance and ballot paths
-write them, one transaction per issuance and per ballot.
+write them, one transaction per issuance and per ballot: each ballot puts a sealed ballot in
+the box, and also writes an evaluation and a receipt as a campaign opened before the ballot
+box existed does (the tally, too, writes evaluations), so every sealed table holds rows
+written in a known order.
 """
 
 import hashlib
@@ -27,6 +30,8 @@ from app import config, db
 from app.admission import codes as admission_codes
 from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
 from app.audit.models import AuditEntry
+from app.ballot_box import contents as ballot_contents
+from app.ballot_box import service as box_service
 from app.ballots.models import Evaluation
 from app.campaigns.models import Campaign, CampaignStatus
 from app.credentials import blind_rsa, sealing
@@ -78,6 +83,7 @@ class Populated:
     evaluation_ids: list[uuid.UUID]  # in the order they were written
     spent_hashes: list[bytes]
     receipt_hashes: list[bytes]
+    trackers: list[bytes]
 
 
 def add_key(session: Session, campaign: Campaign) -> CredentialKey:
@@ -118,12 +124,16 @@ def populate(engine: Engine, *, ballots: int = BALLOTS, roster: int = 20) -> Pop
             session.scalars(select(RosterMember.id).where(RosterMember.campaign_id == campaign.id))
         )
         targets = [target.id for target in campaign.targets]
-        group_id = campaign.rater_groups[0].id
+        target_codes = [target.department.code for target in campaign.targets]
+        group_id, group_key = campaign.rater_groups[0].id, campaign.rater_groups[0].key
+        fingerprint = box_service.tally_fingerprint(session, campaign.id)
+        box_key = box_service.box_key(session, campaign.id, campaign.slug, fingerprint)
         session.commit()
 
     evaluation_ids: list[uuid.UUID] = []
     spent: list[bytes] = []
     receipts: list[bytes] = []
+    trackers: list[bytes] = []
     for index in range(ballots):
         with Session(engine) as issuance, issuance.begin():
             code_hash = admission_codes.keyed_hash(
@@ -144,6 +154,18 @@ def populate(engine: Engine, *, ballots: int = BALLOTS, roster: int = 20) -> Pop
         with Session(engine) as ballot, ballot.begin():
             spent.append(hashlib.sha256(secrets.token_bytes(64)).digest())
             ballot.execute(insert(SpentCredential).values(message_hash=spent[-1], key_id=key.id))
+            sealed = ballot_contents.BallotContents(
+                rater_group=group_key,
+                evaluations=(
+                    ballot_contents.SealedEvaluation(
+                        target=target_codes[index % len(targets)],
+                        answers="54-",
+                        quality_flags=0,
+                        comment=None,
+                    ),
+                ),
+            )
+            trackers.append(box_service.put_ballot(ballot, campaign.id, box_key, sealed))
             evaluation_ids.append(uuid.uuid4())
             ballot.execute(
                 insert(Evaluation).values(
@@ -160,7 +182,7 @@ def populate(engine: Engine, *, ballots: int = BALLOTS, roster: int = 20) -> Pop
             ballot.execute(
                 insert(Receipt).values(receipt_hash=receipts[-1], campaign_id=campaign.id)
             )
-    return Populated(campaign.id, campaign.slug, evaluation_ids, spent, receipts)
+    return Populated(campaign.id, campaign.slug, evaluation_ids, spent, receipts, trackers)
 
 
 # Looking at the storage
@@ -174,6 +196,7 @@ def campaign_conditions(campaign_id: int) -> dict[str, str]:
         "admission_codes": f"batch_id IN ({batches})",
         "roster_members": f"campaign_id = {campaign_id}",
         "spent_credentials": f"key_id IN ({keys})",
+        "ballot_box": f"campaign_id = {campaign_id}",
         "evaluations": f"campaign_id = {campaign_id}",
         "receipts": f"campaign_id = {campaign_id}",
     }
@@ -280,6 +303,7 @@ class TestRowsSurvive:
             assert table_rows(connection, other.campaign_id) == other_before
         assert sealed.rewritten == {table: len(rows) for table, rows in before.items()}
         assert sealed.rewritten["evaluations"] == BALLOTS
+        assert sealed.rewritten["ballot_box"] == BALLOTS
 
     def test_sealing_twice_changes_nothing_stored(self, committed_engine: Engine) -> None:
         populated = populate(committed_engine, ballots=20)
@@ -308,6 +332,7 @@ class TestStorageOrder:
         checked = {
             "evaluations": ("id", populated.evaluation_ids),
             "spent_credentials": ("message_hash", populated.spent_hashes),
+            "ballot_box": ("tracker", populated.trackers),
             "receipts": ("receipt_hash", populated.receipt_hashes),
         }
         before = {

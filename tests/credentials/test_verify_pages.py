@@ -1,6 +1,7 @@
 """The public verification page ``/verify/{slug}``: keys before close; after close also the
-counts per rater group (withheld below the threshold) and the receipt hashes, with a receipt
-check that posts, is not logged and stores nothing.
+credentials issued per rater group (withheld below the threshold), the ballot box's size and
+the sorted trackers (with the receipt hashes of ballots stored before the box existed), with a
+receipt check that posts, is not logged and stores nothing.
 """
 
 import hashlib
@@ -14,13 +15,16 @@ from sqlalchemy.orm import Session
 
 from app.admission import codes as admission_codes
 from app.admission.models import AdmissionCode, CodeStatus
+from app.ballot_box import contents as ballot_contents
+from app.ballot_box import service as box_service
+from app.ballots import answers as answer_codec
 from app.ballots import receipts
-from app.ballots.models import Evaluation
+from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.credentials import verify_pages
 from app.credentials.models import CredentialKey, Receipt, RosterMember
 from tests.credentials.test_sealing import public_key
-from tests.factories import HASHING_KEY, issue_codes, make_campaign
+from tests.factories import HASHING_KEY, answers_for, issue_codes, make_campaign, tally
 from tests.public.test_pages import TableRows
 
 THRESHOLD = 3
@@ -76,20 +80,36 @@ def add_roster(session: Session, campaign: Campaign, group_index: int, issued: i
     )
 
 
-def add_evaluations(session: Session, campaign: Campaign, group_index: int, count: int) -> None:
-    session.add_all(
-        Evaluation(
-            campaign_id=campaign.id,
-            target_id=campaign.targets[0].id,
-            rater_group_id=campaign.rater_groups[group_index].id,
-            answers="54-",
-        )
-        for _ in range(count)
+def add_ballots(session: Session, campaign: Campaign, group_index: int, count: int) -> list[str]:
+    """``count`` ballots sealed in the campaign's box as the ballot path puts them; their
+    receipts (trackers)."""
+    fingerprint = box_service.tally_fingerprint(session, campaign.id)
+    assert fingerprint is not None
+    key = box_service.box_key(session, campaign.id, campaign.slug, fingerprint)
+    group = campaign.rater_groups[group_index].key
+    questionnaire = campaign_service.questionnaire_of(campaign)
+    ballot = ballot_contents.BallotContents(
+        rater_group=group,
+        evaluations=(
+            ballot_contents.SealedEvaluation(
+                target=campaign.targets[0].department.code,
+                answers=answer_codec.encode(
+                    questionnaire, group, answers_for(campaign, group, level=3)
+                ),
+                quality_flags=0,
+                comment=None,
+            ),
+        ),
     )
-    session.flush()
+    return [
+        receipts.tracker_text(box_service.put_ballot(session, campaign.id, key, ballot))
+        for _ in range(count)
+    ]
 
 
-def add_receipts(session: Session, campaign: Campaign, count: int) -> list[str]:
+def add_legacy_receipts(session: Session, campaign: Campaign, count: int) -> list[str]:
+    """Random receipts whose hashes are stored, as for ballots of a campaign opened before
+    the ballot box existed."""
     issued = [receipts.new_receipt() for _ in range(count)]
     session.add_all(
         Receipt(receipt_hash=receipts.receipt_hash(receipt), campaign_id=campaign.id)
@@ -101,24 +121,28 @@ def add_receipts(session: Session, campaign: Campaign, count: int) -> list[str]:
 
 @pytest.fixture
 def campaign(session: Session) -> Campaign:
-    """Citizens: 2 vouchers exchanged + 2 roster members served, 5 evaluations (all shown).
-    Cadres: 1 roster member served, 2 evaluations (both withheld). 4 receipts."""
+    """Citizens: 2 vouchers exchanged + 2 roster members served (shown).
+    Cadres: 1 roster member served (withheld)."""
     campaign = make_campaign(session, threshold=THRESHOLD)
     add_keys(session, campaign)
     exchange_vouchers(session, campaign, "citizens", 2)
     add_roster(session, campaign, 0, issued=2)
     add_roster(session, campaign, 1, issued=1)
-    add_evaluations(session, campaign, 0, 5)
-    add_evaluations(session, campaign, 1, 2)
     return campaign
 
 
 @pytest.fixture
 def closed(session: Session, campaign: Campaign) -> tuple[Campaign, list[str]]:
-    issued = add_receipts(session, campaign, 4)
+    """The campaign closed with 4 ballots in its box (3 citizens', 1 cadre's); their trackers."""
+    issued = add_ballots(session, campaign, 0, 3) + add_ballots(session, campaign, 1, 1)
     campaign.status = CampaignStatus.CLOSED
     session.flush()
     return campaign, issued
+
+
+def plain(receipt: str) -> str:
+    """A receipt's hex digits, as the downloadable list spells them."""
+    return receipt.replace("-", "")
 
 
 def rows(page: str) -> list[list[str]]:
@@ -177,7 +201,7 @@ class TestKeys:
             ["Cadres", "all departments of the campaign"],
         ]
         assert "Credentials issued" not in page
-        assert "Receipt hashes" not in page
+        assert 'id="receipts"' not in page
         assert 'method="post"' not in page
 
     def test_chinese_by_default(self, client: TestClient, campaign: Campaign) -> None:
@@ -225,35 +249,86 @@ class TestAfterClose:
         page = client.get(f"/verify/{campaign.slug}?lang=en").text
         counts = next(i for i, row in enumerate(rows(page)) if "Credentials issued" in row)
         table = rows(page)[counts : counts + 3]
-        assert table[1] == ["Citizens", "4", "5"]  # 2 vouchers + 2 roster members
+        assert table[1] == ["Citizens", "4"]  # 2 vouchers + 2 roster members
         assert table[2][0] == "Cadres"
         assert all(cell.startswith("not published") for cell in table[2][1:])
+        assert "Evaluations accepted" not in page  # the box holds ballots, not evaluations
 
-    def test_a_collector_shows_evaluations_but_leaves_issuance_to_the_issuer(
+    def test_the_box_is_counted_whole_and_no_figure_is_given_per_rater_group(
+        self, client: TestClient, session: Session, closed: tuple[Campaign, list[str]]
+    ) -> None:
+        """Only the credentials are counted per group; ballots and, after the tally, counted
+        ballots are given for the whole box (the cadres' single ballot shows nowhere)."""
+        campaign, _issued = closed
+        page = client.get(f"/verify/{campaign.slug}?lang=en").text
+        assert "The ballot box holds 4 ballots." in page
+        assert "The trustees have not opened it yet." in page
+
+        tally(session, campaign)
+
+        page = client.get(f"/verify/{campaign.slug}?lang=en").text
+        assert "The ballot box holds 4 ballots." in page
+        assert "4 ballots were opened and counted." in page
+        assert "could not be counted" not in page
+        assert "Evaluations accepted" not in page
+        counts = next(i for i, row in enumerate(rows(page)) if "Credentials issued" in row)
+        assert rows(page)[counts] == ["Rater group", "Credentials issued"]  # nothing else
+
+    def test_a_collector_shows_the_box_but_leaves_issuance_to_the_issuer(
         self, client: TestClient, closed: tuple[Campaign, list[str]]
     ) -> None:
         campaign, _issued = closed
         client.app.dependency_overrides[verify_pages.issues_credentials] = lambda: False  # type: ignore[attr-defined]
         page = client.get(f"/verify/{campaign.slug}?lang=en").text
         assert "Credentials issued" not in page
-        assert "issued by a separate organisation" in page
-        counts = next(i for i, row in enumerate(rows(page)) if "Evaluations accepted" in row)
-        assert rows(page)[counts + 1] == ["Citizens", "5"]
+        assert "The ballot box holds 4 ballots." in page
+        assert "4 ballots were accepted." in page
 
-    def test_receipt_hashes_are_listed_sorted(
+    def test_trackers_are_listed_sorted(
         self, client: TestClient, closed: tuple[Campaign, list[str]]
     ) -> None:
         campaign, issued = closed
-        expected = sorted(receipts.receipt_hash(receipt).hex() for receipt in issued)
+        expected = sorted(issued)
         page = client.get(f"/verify/{campaign.slug}?lang=en").text
-        positions = [page.index(digest) for digest in expected]
+        positions = [page.index(f"<code>{tracker}</code>") for tracker in expected]
         assert positions == sorted(positions)
         assert "4 ballots were accepted." in page
 
         text = client.get(f"/verify/{campaign.slug}/receipts.txt")
         assert text.status_code == 200
-        assert text.text.splitlines() == expected
+        assert text.text.splitlines() == [plain(tracker) for tracker in expected]
         assert "set-cookie" not in text.headers
+
+    def test_receipt_hashes_of_a_campaign_opened_before_the_box_are_listed_sorted(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign = make_campaign(session, threshold=THRESHOLD, sealed_box=False)
+        issued = add_legacy_receipts(session, campaign, 4)
+        campaign.status = CampaignStatus.CLOSED
+        session.flush()
+        expected = sorted(receipts.receipt_hash(receipt).hex() for receipt in issued)
+
+        page = client.get(f"/verify/{campaign.slug}?lang=en").text
+        positions = [page.index(receipts.grouped(bytes.fromhex(digest))) for digest in expected]
+        assert positions == sorted(positions)
+        assert "4 ballots were accepted." in page
+        assert "opened before the ballot box existed" in page
+        assert client.get(f"/verify/{campaign.slug}/receipts.txt").text.splitlines() == expected
+
+    def test_an_upgraded_campaign_lists_trackers_and_older_receipt_hashes_sorted_together(
+        self, client: TestClient, session: Session, closed: tuple[Campaign, list[str]]
+    ) -> None:
+        campaign, trackers = closed
+        legacy = add_legacy_receipts(session, campaign, 3)
+        expected = sorted(
+            [plain(tracker) for tracker in trackers]
+            + [receipts.receipt_hash(receipt).hex() for receipt in legacy]
+        )
+
+        text = client.get(f"/verify/{campaign.slug}/receipts.txt").text
+
+        assert text.splitlines() == expected
+        assert "7 ballots were accepted." in client.get(f"/verify/{campaign.slug}?lang=en").text
 
     def test_a_long_list_is_only_downloadable(
         self,
@@ -265,20 +340,21 @@ class TestAfterClose:
         campaign, issued = closed
         monkeypatch.setattr(verify_pages, "RECEIPTS_SHOWN_INLINE", 3)
         page = client.get(f"/verify/{campaign.slug}?lang=en").text
-        assert receipts.receipt_hash(issued[0]).hex() not in page
+        assert issued[0] not in page
+        assert plain(issued[0]) not in page
         assert f"/verify/{campaign.slug}/receipts.txt" in page
 
     def test_receipts_are_not_published_before_close(
         self, client: TestClient, session: Session, campaign: Campaign
     ) -> None:
-        issued = add_receipts(session, campaign, 1)
+        issued = add_ballots(session, campaign, 0, 1)
         assert client.get(f"/verify/{campaign.slug}/receipts.txt").status_code == 404
         response = client.post(f"/verify/{campaign.slug}", data={"receipt": issued[0]})
         assert response.status_code == 404
-        assert (
-            receipts.receipt_hash(issued[0]).hex()
-            not in client.get(f"/verify/{campaign.slug}").text
-        )
+        page = client.get(f"/verify/{campaign.slug}?lang=en").text
+        assert issued[0] not in page
+        assert plain(issued[0]) not in page
+        assert "The ballot box holds" not in page
 
 
 class TestReceiptCheck:
@@ -299,23 +375,38 @@ class TestReceiptCheck:
     ) -> None:
         campaign, issued = closed
         typed = spelling(issued[2])  # type: ignore[operator]
+        listed = client.get(f"/verify/{campaign.slug}?lang=en").text.count(typed)
         response = client.post(f"/verify/{campaign.slug}?lang=en", data={"receipt": typed})
         assert response.status_code == 200
         assert "Yes: this receipt is in the list." in response.text
-        assert typed not in response.text  # what the rater typed is not echoed back
+        # What the rater typed is not echoed back: it shows only where the list shows it.
+        assert response.text.count(typed) == listed
+
+    def test_a_receipt_of_a_ballot_stored_before_the_box_is_confirmed(
+        self, client: TestClient, session: Session, closed: tuple[Campaign, list[str]]
+    ) -> None:
+        campaign, _issued = closed
+        (legacy,) = add_legacy_receipts(session, campaign, 1)
+        response = client.post(f"/verify/{campaign.slug}?lang=en", data={"receipt": legacy})
+        assert response.status_code == 200
+        assert "Yes: this receipt is in the list." in response.text
 
     def test_an_unknown_receipt_is_not_confirmed(
         self, client: TestClient, session: Session, closed: tuple[Campaign, list[str]]
     ) -> None:
         campaign, _issued = closed
         other = make_campaign(session)
-        elsewhere = add_receipts(session, other, 1)[0]
-        for receipt in (receipts.new_receipt(), elsewhere):
+        elsewhere = add_ballots(session, other, 0, 1)[0]
+        elsewhere_legacy = add_legacy_receipts(session, other, 1)[0]
+        unknown_tracker = receipts.tracker_text(secrets.token_bytes(32))
+        for receipt in (unknown_tracker, receipts.new_receipt(), elsewhere, elsewhere_legacy):
             response = client.post(f"/verify/{campaign.slug}?lang=en", data={"receipt": receipt})
             assert response.status_code == 200
             assert "No: this receipt is not in this campaign" in response.text
 
-    @pytest.mark.parametrize("typed", ["", "not a receipt", "ab" * 17, "x" * 5000])
+    @pytest.mark.parametrize(
+        "typed", ["", "not a receipt", "ab" * 17, "ab" * 24, "ab" * 33, "x" * 5000]
+    )
     def test_text_that_is_not_a_receipt_is_explained(
         self, client: TestClient, closed: tuple[Campaign, list[str]], typed: str
     ) -> None:
@@ -330,9 +421,13 @@ class TestReceiptCheck:
     ) -> None:
         campaign, issued = closed
         before = session.scalars(select(Receipt.receipt_hash)).all()
+        trackers_before = box_service.trackers(session, campaign)
         client.post(f"/verify/{campaign.slug}", data={"receipt": issued[0]})
         client.post(f"/verify/{campaign.slug}", data={"receipt": receipts.new_receipt()})
+        unknown_tracker = receipts.tracker_text(secrets.token_bytes(32))
+        client.post(f"/verify/{campaign.slug}", data={"receipt": unknown_tracker})
         assert session.scalars(select(Receipt.receipt_hash)).all() == before
+        assert box_service.trackers(session, campaign) == trackers_before
 
     def test_verify_paths_are_rater_paths(self) -> None:
         from app.middleware import is_rater_path

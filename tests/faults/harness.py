@@ -1,10 +1,13 @@
 """What the fault tests share: a real ``pingyi serve --workers 2`` on a throwaway PostgreSQL
-database, an open campaign with codes and voucher-issued credentials, a load generator that
-records every response, and the exactly-once checks on what was stored.
+database, an open campaign with codes and voucher-issued credentials and a tally key, a load
+generator that records every response, and the exactly-once checks on what was stored.
 
-Every submission carries a marker in its comments (one per ballot, the same on each of its
-evaluations), so the checks can tell, ballot by ballot, whether it was stored whole, not at
-all, or in part. An evaluation row holds nothing else that could name its ballot.
+Every ballot is sealed into the campaign's ballot box as one ciphertext. Every submission
+carries a marker in its comments (one per ballot, the same on each of its evaluations); the
+checks open the box in memory with the trustees' shares, as a tally would, so they can tell,
+ballot by ballot, whether it was stored whole, not at all, or twice, and that its receipt is
+its tracker. Then they run the tally itself (rolled back) and check that it counts every
+stored ballot, whole.
 """
 
 import contextlib
@@ -26,14 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.admission import codes as code_format
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
+from app.ballot_box import contents as ballot_contents
+from app.ballot_box import service as box_service
+from app.ballot_box import shares, tally_key
+from app.ballot_box.models import SealedBallot
 from app.ballots import receipts
 from app.ballots.models import Evaluation
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import RaterGroup
 from app.campaigns.schemas import CampaignSpec
@@ -200,6 +208,7 @@ class Campaign:
     codes: list[str]  # for code ballots, one each
     vouchers: list[str]  # exchanged for credentials before the load starts
     items: dict[str, list[str]]  # item ids per rater group
+    trustee_shares: list[shares.Share]  # of its 2-of-3 tally key, kept in memory only
 
 
 def hashing_key() -> bytes:
@@ -207,7 +216,8 @@ def hashing_key() -> bytes:
 
 
 def set_up_campaign(engine: Engine, *, codes: int, vouchers: int) -> Campaign:
-    """An open campaign of two departments and two rater groups, with its credential keys."""
+    """An open campaign of two departments and two rater groups, with its credential keys
+    (made with the server's secret) and its tally key."""
     slug = f"faults-{uuid.uuid4().hex[:8]}"
     spec = CampaignSpec.model_validate(
         {
@@ -227,8 +237,14 @@ def set_up_campaign(engine: Engine, *, codes: int, vouchers: int) -> Campaign:
         campaign = campaign_service.create_campaign(
             session, spec, questionnaire, default_threshold=5
         )
-        campaign_service.transition(session, campaign, "open")
+        made = box_service.create_tally_key(session, campaign, count=3, threshold=2)
+        trustee_shares = [
+            shares.parse_share(share.dump(), share.file_name()) for share in made.share_files
+        ]
+        # The server's keys first: opening keeps keys that exist (it would make them with
+        # this process's secret, which the server does not have).
         credential_service.open_campaign_keys(session, campaign, SECRET_KEY.encode())
+        lifecycle.open_campaign(session, campaign, actor="faults")
         issued_codes = admission_service.issue_codes(
             session, campaign, hashing_key=hashing_key(), group_key=CODE_GROUP, count=codes
         ).codes
@@ -239,7 +255,13 @@ def set_up_campaign(engine: Engine, *, codes: int, vouchers: int) -> Campaign:
         group: [item.id for item in questionnaire.items_for(group)]
         for group in (CODE_GROUP, CREDENTIAL_GROUP)
     }
-    return Campaign(slug=slug, codes=issued_codes, vouchers=issued_vouchers, items=items)
+    return Campaign(
+        slug=slug,
+        codes=issued_codes,
+        vouchers=issued_vouchers,
+        items=items,
+        trustee_shares=trustee_shares,
+    )
 
 
 def b64url(data: bytes) -> str:
@@ -520,35 +542,74 @@ def tally(submissions: list[Submission]) -> Tally:
     return result
 
 
+@dataclass(frozen=True)
+class OpenedBallot:
+    """A ballot of the box, decrypted in memory by the checks."""
+
+    tracker: bytes
+    rater_group: str
+    targets: list[str]
+    markers: set[str | None]
+
+
+def open_ballots(session: Session, campaign: Campaign) -> list[OpenedBallot]:
+    """Every ballot in the campaign's box, decrypted with two trustees' shares (in memory;
+    the box is left as it is). Fails on a ballot whose tracker is not its ciphertext's hash
+    or that does not open."""
+    stored = campaign_service.get_campaign(session, campaign.slug)
+    key = box_service.tally_key_of(session, stored)
+    assert key is not None
+    fingerprint = bytes(key.fingerprint)
+    key_pair = shares.rebuild_key(
+        campaign.trustee_shares[:2],
+        campaign_slug=campaign.slug,
+        key_fingerprint=fingerprint,
+        threshold=key.threshold,
+    )
+    info = tally_key.info_for(campaign.slug, fingerprint)
+    opened = []
+    for tracker, ciphertext in box_service.sealed_ballots(session, stored):
+        assert tally_key.tracker(ciphertext) == tracker, f"ballot {tracker.hex()} was altered"
+        ballot = ballot_contents.decode(tally_key.open_sealed(ciphertext, key_pair, info))
+        opened.append(
+            OpenedBallot(
+                tracker=tracker,
+                rater_group=ballot.rater_group,
+                targets=[item.target for item in ballot.evaluations],
+                markers={item.comment for item in ballot.evaluations},
+            )
+        )
+    return opened
+
+
 def check_exactly_once(
     engine: Engine, campaign: Campaign, submissions: list[Submission]
 ) -> list[Submission]:
-    """Every acknowledged ballot is stored exactly once and whole, under its receipt; every
-    other ballot is stored whole or not at all; a code is used (a credential spent) exactly
-    when its ballot is stored; nothing else is stored. Returns the ballots stored without an
-    acknowledgement (whose response was lost).
+    """Every acknowledged ballot is in the box exactly once and whole, under its receipt (its
+    tracker); every other ballot is stored whole or not at all; a code is used (a credential
+    spent) exactly when its ballot is stored; nothing else is stored; and the tally counts
+    every ballot in the box. Returns the ballots stored without an acknowledgement (whose
+    response was lost).
 
     A retried ballot must have been answered 201 or refused as already used (409).
     """
     with Session(engine) as session:
         campaign_id = campaign_service.get_campaign(session, campaign.slug).id
-        groups = dict(
-            session.execute(
-                select(RaterGroup.id, RaterGroup.key).where(RaterGroup.campaign_id == campaign_id)
-            ).all()
+        ballots = open_ballots(session, campaign)
+        box_rows = session.scalar(
+            select(func.count())
+            .select_from(SealedBallot)
+            .where(SealedBallot.campaign_id == campaign_id)
         )
-        evaluations = session.execute(
-            select(Evaluation.comment, Evaluation.rater_group_id).where(
-                Evaluation.campaign_id == campaign_id
-            )
-        ).all()
-        receipt_counts = Counter(
-            bytes(receipt_hash)
-            for receipt_hash in session.scalars(
-                select(credential_models.Receipt.receipt_hash).where(
-                    credential_models.Receipt.campaign_id == campaign_id
-                )
-            )
+        unsealed = session.scalar(
+            select(func.count())
+            .select_from(Evaluation)
+            .where(Evaluation.campaign_id == campaign_id)
+        )
+        legacy_receipts = session.scalar(
+            select(func.count())
+            .select_from(credential_models.Receipt)
+            .where(credential_models.Receipt.campaign_id == campaign_id)
         )
         used_codes = {
             bytes(code_hash)
@@ -563,15 +624,20 @@ def check_exactly_once(
             )
         }
 
-    stored_evaluations = Counter(comment for comment, _ in evaluations)
-    groups_of = {
-        comment: {groups[group_id] for c, group_id in evaluations if c == comment}
-        for comment in stored_evaluations
-    }
+    problems = []
+    by_marker: dict[str, list[OpenedBallot]] = {}
+    by_tracker = {ballot.tracker: ballot for ballot in ballots}
+    for ballot in ballots:
+        if len(ballot.markers) != 1 or None in ballot.markers:
+            problems.append(f"ballot {ballot.tracker.hex()} mixes markers {ballot.markers}")
+            continue
+        (marker,) = ballot.markers
+        assert marker is not None
+        by_marker.setdefault(marker, []).append(ballot)
+        if sorted(ballot.targets) != sorted(TARGETS):
+            problems.append(f"{marker}: its ballot rates {ballot.targets}, not {list(TARGETS)}")
     known = {submission.marker for submission in submissions}
-    problems = [
-        f"evaluations of an unknown ballot: {m!r}" for m in stored_evaluations if m not in known
-    ]
+    problems += [f"a ballot of an unknown submission: {m!r}" for m in by_marker if m not in known]
     stored_ballots = []
     lost = []
     for submission in submissions:
@@ -579,10 +645,10 @@ def check_exactly_once(
             f"{submission.marker} ({submission.kind}; "
             f"first {submission.status or submission.error}, retry {submission.retry_status})"
         )
-        count = stored_evaluations.get(submission.marker, 0)
-        if count not in (0, len(TARGETS)):
-            problems.append(f"{name}: {count} of its {len(TARGETS)} evaluations stored")
-        stored = count > 0
+        copies = by_marker.get(submission.marker, [])
+        if len(copies) > 1:
+            problems.append(f"{name}: {len(copies)} ballots in the box")
+        stored = bool(copies)
         if submission.kind == "code":
             admission = submission.body["code"]
             used = (
@@ -602,8 +668,8 @@ def check_exactly_once(
                 f"{name}: code used / credential spent: {used}, ballot stored: {stored}"
             )
         group = CODE_GROUP if submission.kind == "code" else CREDENTIAL_GROUP
-        if stored and groups_of[submission.marker] != {group}:
-            problems.append(f"{name}: stored under {groups_of[submission.marker]}")
+        if stored and {ballot.rater_group for ballot in copies} != {group}:
+            problems.append(f"{name}: stored under {[ballot.rater_group for ballot in copies]}")
         if not submission.attempted and stored:
             problems.append(f"{name}: never sent, yet stored")
         if submission.status is not None and 400 <= submission.status < 500:
@@ -612,9 +678,9 @@ def check_exactly_once(
             problems.append(f"{name}: acknowledged, yet not stored")
         for receipt in (submission.receipt, submission.retry_receipt):
             if receipt is not None:
-                copies = receipt_counts[receipts.receipt_hash(receipt)]
-                if copies != 1:
-                    problems.append(f"{name}: its receipt is stored {copies} times")
+                under_receipt = by_tracker.get(receipts.receipt_hash(receipt))
+                if under_receipt is None or under_receipt.markers != {submission.marker}:
+                    problems.append(f"{name}: its receipt is not the tracker of its ballot")
         if submission.retry_status is not None:
             expected = "code_used" if submission.kind == "code" else "credential_spent"
             if submission.retry_status not in (201, 409) or (
@@ -628,14 +694,51 @@ def check_exactly_once(
             if not submission.acknowledged and submission.retry_status != 201:
                 lost.append(submission)
 
-    if sum(receipt_counts.values()) != len(stored_ballots):
-        problems.append(
-            f"{sum(receipt_counts.values())} receipts for {len(stored_ballots)} ballots"
-        )
-    if len(evaluations) != len(stored_ballots) * len(TARGETS):
-        problems.append(f"{len(evaluations)} evaluations for {len(stored_ballots)} ballots")
+    if box_rows != len(stored_ballots):
+        problems.append(f"{box_rows} ballots in the box for {len(stored_ballots)} stored")
+    if unsealed or legacy_receipts:
+        problems.append(f"{unsealed} evaluations and {legacy_receipts} receipts stored unsealed")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+    check_tally(engine, campaign, stored_ballots)
     return lost
+
+
+def check_tally(engine: Engine, campaign: Campaign, stored: list[Submission]) -> None:
+    """Close and tally the campaign in a transaction that is rolled back: every ballot in the
+    box is counted, none rejected, and it becomes exactly its evaluations."""
+    with Session(engine) as session:
+        counted_campaign = campaign_service.get_campaign(session, campaign.slug)
+        lifecycle.close_campaign(session, counted_campaign, actor="faults")
+        counted = lifecycle.tally_campaign(
+            session, counted_campaign, campaign.trustee_shares[:2], actor="faults"
+        )
+        groups = dict(
+            session.execute(
+                select(RaterGroup.id, RaterGroup.key).where(
+                    RaterGroup.campaign_id == counted_campaign.id
+                )
+            ).all()
+        )
+        evaluations = Counter(
+            groups[group_id]
+            for group_id in session.scalars(
+                select(Evaluation.rater_group_id).where(
+                    Evaluation.campaign_id == counted_campaign.id
+                )
+            )
+        )
+        rejected, in_box, counted_ballots = (
+            list(counted.rejected),
+            counted.ballots_in_box,
+            counted.ballots_counted,
+        )
+        session.rollback()
+    assert rejected == [], rejected
+    assert counted_ballots == in_box == len(stored)
+    expected = Counter(
+        CODE_GROUP if submission.kind == "code" else CREDENTIAL_GROUP for submission in stored
+    )
+    assert evaluations == Counter({group: n * len(TARGETS) for group, n in expected.items()})
 
 
 class HeldRequest:

@@ -3,8 +3,9 @@
 Each JSON endpoint gets a valid body with one hostile part (a huge or deeply nested body,
 bytes that are not UTF-8, NUL, control and bidirectional characters, lone surrogates,
 duplicate keys, wrong types…) and must answer a clear 4xx in the API's error shape
-``{"error": {"code", "message"}}``, never a 5xx, with nothing stored: the same evaluations,
-receipts, spent credentials, comments, code statuses and roster members before and after.
+``{"error": {"code", "message"}}``, never a 5xx, with nothing stored: the same sealed ballots,
+evaluations, receipts, spent credentials, comments, code statuses and roster members before
+and after.
 Each form (the rating pages, the verification page, the console's sign-in) gets the same kind
 of input and must answer without a 5xx and store nothing. PostgreSQL refuses NUL in text, so a
 NUL that reached it would be a 500 there: that is why every case runs on both engines.
@@ -13,8 +14,8 @@ Duplicate keys: a JSON body naming a key twice is refused with 422 (``app.middle
 ``InputGuardMiddleware``, one place for every route): JSON leaves its meaning open, and a
 proxy reading one value while the app acts on the other is a known attack.
 
-The last class follows a comment holding markup from the ballot through closing, review and
-publication, and checks it is shown escaped on every page that shows it.
+The last class follows a comment holding markup from the ballot through closing, the tally,
+review and publication, and checks it is shown escaped on every page that shows it.
 """
 
 import json
@@ -33,6 +34,7 @@ from app.accounts import passwords
 from app.accounts.models import StaffUser
 from app.admission.models import AdmissionCode
 from app.audit.models import AuditEntry
+from app.ballot_box.models import SealedBallot
 from app.ballots.models import Evaluation
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
@@ -48,7 +50,7 @@ from tests.credentials.credential_helpers import (
     key_pool,  # noqa: F401 - an autouse fixture
     rater_side,
 )
-from tests.factories import answers_for, issue_code, make_campaign, make_staff
+from tests.factories import answers_for, issue_code, make_campaign, make_staff, tally
 
 PLACEHOLDER = "\ue000hostile\ue000"  # a private-use marker where a hostile part goes
 KIB = 1024
@@ -122,6 +124,7 @@ def stored_state(session: Session, *, with_staff_records: bool = True) -> dict[s
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
     state: dict[str, object] = {
+        "sealed ballots": count(SealedBallot),
         "evaluations": count(Evaluation),
         "receipts": count(Receipt),
         "spent credentials": count(SpentCredential),
@@ -488,7 +491,7 @@ FORM_ENDPOINTS = {
     ),
     "verification": FormEndpoint(
         lambda scene: f"/verify/{scene.closed_slug()}",
-        lambda scene: {"receipt": "0123-4567-89ab-cdef-0123-4567-89ab-cdef"},
+        lambda scene: {"receipt": "-".join(["0123-4567-89ab-cdef"] * 4)},  # a tracker
         200,
         "receipt",
         frozenset({200, 422}),  # not in the list, or not a receipt
@@ -702,6 +705,8 @@ class TestMarkupInCommentsIsShownEscapedEverywhere:
             client, f"/admin/campaigns/{slug}/close", token_from=f"/admin/campaigns/{slug}/close"
         )
         assert closed.status_code == 303
+        session.expire_all()
+        tally(session, campaign)  # the trustees open the box; the comments come out of it
         queue_path = f"/admin/campaigns/{slug}/comments"
         queue = client.get(queue_path)
         assert queue.status_code == 200

@@ -126,7 +126,12 @@ def demo_values(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoValues
     codes_file = tmp_path_factory.mktemp("demo") / "codes.csv"
     with Session(engine) as session, committing(session):
         demo_service.load_demo(
-            session, get_settings().surveys_dir, HASHING_KEY, codes_file, default_threshold=5
+            session,
+            get_settings().surveys_dir,
+            HASHING_KEY,
+            codes_file,
+            default_threshold=5,
+            trustees_dir=codes_file.parent / "trustees",
         )
         campaign = campaign_service.get_campaign(session, DEMO_SLUGS[0])
         questionnaire = campaign_service.questionnaire_of(campaign)

@@ -1,4 +1,5 @@
-"""Published campaigns for the public pages' tests, rated through ``submit_ballot``.
+"""Published campaigns for the public pages' tests, rated through ``submit_ballot`` (sealed in
+the ballot box) and counted by the tally before they are published.
 
 The disclosure threshold is 3. In :class:`Published` every target × rater group has 3
 evaluations with answers spread over at least two levels, so nothing is withheld.
@@ -10,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from app.ballots.schemas import BallotIn, EvaluationIn
 from app.ballots.service import submit_ballot
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.campaigns.policy import CommentPolicy, ResultsPolicy
-from app.comments import service as comments_service
 from app.departments.models import Department
-from tests.factories import HASHING_KEY, issue_codes, make_campaign, make_department
+from tests.factories import HASHING_KEY, issue_codes, make_campaign, make_department, tally
 
 THRESHOLD = 3
 Answers = dict[str, int | None]
@@ -45,9 +46,10 @@ def rate(
 
 
 def close_and_publish(session: Session, campaign: Campaign) -> None:
-    campaign_service.transition(session, campaign, "close")
-    comments_service.prepare_review(session, campaign)
-    campaign_service.transition(session, campaign, "publish")
+    """Close the campaign, count its ballot box (which copies the comments for review) and
+    publish it."""
+    tally(session, campaign)
+    lifecycle.publish_campaign(session, campaign, actor="test")
 
 
 class Published:

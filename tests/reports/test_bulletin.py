@@ -132,11 +132,11 @@ class TestContent:
 
         assert flat(gettext(bulletin.PERIOD) % {"dates": context.dates}) in flat(text)
 
-    def test_a_closed_campaign_is_marked_internal_and_a_published_one_not(
+    def test_a_tallied_campaign_is_marked_internal_and_a_published_one_not(
         self, rendered: Rendered
     ) -> None:
         results, context, _, text = rendered
-        assert results.status == "closed"
+        assert results.status == "tallied"
         assert flat(gettext(bulletin.NOT_YET_PUBLISHED)) in flat(text)
 
         _, published = render(results.model_copy(update={"status": "published"}), context)

@@ -16,13 +16,13 @@ from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untype
 from sqlalchemy.orm import Session
 
 from app import i18n
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import Campaign
 from app.i18n import gettext
 from app.reports import xlsx
 from app.results import export
 from app.results import service as results_service
 from app.results.schemas import CampaignResults, PrivacyInfo
-from tests.factories import make_campaign, make_department
+from tests.factories import make_campaign, make_department, tally
 from tests.results.helpers import rate, rating_questionnaire
 
 THRESHOLD = 3
@@ -30,13 +30,12 @@ FIRST, SECOND, THIRD = "市政务服务中心", "市住建局", "市市场监管
 GREY = "FFD9D9D9"
 
 
-def rated_campaign(
-    session: Session, *, status: CampaignStatus = CampaignStatus.CLOSED, trim_share: float = 0.2
-) -> Campaign:
+def rated_campaign(session: Session, *, trim_share: float = 0.2) -> Campaign:
     """Three departments, two in 窗口类. Answers are (courtesy, speed, overall).
 
     First: citizens rate it, one enterprise (withheld). Second: enterprises rate it, no
-    citizens. Third (执法类): nobody, so every figure of it is withheld.
+    citizens. Third (执法类): nobody, so every figure of it is withheld. The campaign is
+    closed and its ballot box counted (tallied), not published.
     """
     departments = [
         make_department(session, name=FIRST, category="窗口类"),
@@ -55,8 +54,7 @@ def rated_campaign(
     rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3), (4, None, 2)], 0)
     rate(session, campaign, "enterprises", [(5, 3, 5)], 0)
     rate(session, campaign, "enterprises", [(5, 3, 3), (4, 3, 3), (3, 2, 3), (5, 2, None)], 1)
-    campaign.status = status
-    session.flush()
+    tally(session, campaign)
     return campaign
 
 

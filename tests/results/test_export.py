@@ -18,7 +18,7 @@ from app.results.schemas import (
     TargetResult,
 )
 from app.surveys.schemas import ScaleName
-from tests.factories import make_campaign
+from tests.factories import make_campaign, tally
 from tests.results.helpers import rate, rating_questionnaire
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -327,6 +327,7 @@ class TestJsonExport:
         campaign = make_campaign(session, questionnaire=rating_questionnaire(), threshold=3)
         rate(session, campaign, "citizens", [(5, 3, 4), (4, None, 4), (2, 1, None)])
         rate(session, campaign, "cadres", [(3, 2, 1)])  # below the threshold: withheld
+        tally(session, campaign)
         results = results_service.campaign_results(session, campaign, "zh_CN")
         stream = io.StringIO()
 
@@ -342,6 +343,7 @@ class TestCsvOfComputedResults:
         campaign = make_campaign(session, questionnaire=rating_questionnaire(), threshold=3)
         rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3)])
         rate(session, campaign, "cadres", [(3, 2, 1)])  # below the threshold: withheld
+        tally(session, campaign)
         results = results_service.campaign_results(session, campaign, "zh_CN")
         code = campaign.targets[0].department.code
 

@@ -1,7 +1,8 @@
 """Turnout, results and exports in the office console, and a liaison's own results.
 
-Ratings are made through the services (``tests.results.helpers.rate``); the disclosure
-threshold is 3 unless a test says otherwise. Answers are (courtesy, speed, overall).
+Ratings are made through the services (``tests.results.helpers.rate``) and counted by the
+tally, as the trustees would count them; the disclosure threshold is 3 unless a test says
+otherwise. Answers are (courtesy, speed, overall).
 """
 
 import json
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.admission import service as admission_service
 from app.audit.models import AuditEntry
+from app.campaigns import lifecycle
 from app.campaigns.models import Campaign, CampaignStatus
 from app.departments.models import Department
 from app.middleware import LANGUAGE_COOKIE
@@ -24,6 +26,7 @@ from tests.factories import (
     make_campaign,
     make_department,
     make_staff,
+    tally,
 )
 from tests.results.helpers import rate, rating_questionnaire
 
@@ -65,7 +68,8 @@ def rated_campaign(
     status: CampaignStatus = CampaignStatus.PUBLISHED,
 ) -> Campaign:
     """The first target: citizens score 70, one enterprise (withheld). The second: enterprises
-    score 85, no citizens (withheld)."""
+    score 85, no citizens (withheld). Brought to ``status`` through the campaign's lifecycle:
+    closed, its ballot box counted (tallied), published."""
     campaign = make_campaign(
         session,
         questionnaire=rating_questionnaire(),
@@ -76,8 +80,12 @@ def rated_campaign(
     rate(session, campaign, "citizens", CITIZENS_SCORING_70, target_index=0)
     rate(session, campaign, "enterprises", ONE_ENTERPRISE, target_index=0)
     rate(session, campaign, "enterprises", ENTERPRISES_SCORING_85, target_index=1)
-    campaign.status = status
-    session.flush()
+    if status == CampaignStatus.CLOSED:
+        lifecycle.close_campaign(session, campaign, actor="test")
+    elif status in (CampaignStatus.TALLIED, CampaignStatus.PUBLISHED):
+        tally(session, campaign)
+    if status == CampaignStatus.PUBLISHED:
+        lifecycle.publish_campaign(session, campaign, actor="test")
     return campaign
 
 
@@ -135,7 +143,7 @@ class TestResultsPage:
         self, client: TestClient, session: Session
     ) -> None:
         first, second = departments(session)
-        campaign = rated_campaign(session, (first, second), status=CampaignStatus.CLOSED)
+        campaign = rated_campaign(session, (first, second), status=CampaignStatus.TALLIED)
         sign_in_as(client, session, "admin")
 
         page = client.get(f"/admin/campaigns/{campaign.slug}/results")
@@ -162,7 +170,7 @@ class TestResultsPage:
         self, client: TestClient, session: Session
     ) -> None:
         first, second = departments(session)
-        campaign = rated_campaign(session, (first, second), status=CampaignStatus.CLOSED)
+        campaign = rated_campaign(session, (first, second), status=CampaignStatus.TALLIED)
         sign_in_as(client, session, "admin")
 
         page = client.get(f"/admin/campaigns/{campaign.slug}/results")
@@ -273,6 +281,7 @@ class TestLiaisonResults:
         published = rated_campaign(session, (mine, theirs))
         still_open = rated_campaign(session, (mine, theirs), status=CampaignStatus.OPEN)
         closed = rated_campaign(session, (mine, theirs), status=CampaignStatus.CLOSED)
+        tallied = rated_campaign(session, (mine, theirs), status=CampaignStatus.TALLIED)
         other_department = make_department(session, name="南城区教育局")
         not_rating_me = rated_campaign(session, (theirs, other_department))
         sign_in_as(client, session, "liaison", department=mine)
@@ -281,7 +290,7 @@ class TestLiaisonResults:
 
         assert page.status_code == 200
         assert f'id="campaign-{published.slug}"' in page.text
-        for hidden in (still_open, closed, not_rating_me):
+        for hidden in (still_open, closed, tallied, not_rating_me):
             assert hidden.slug not in page.text
         assert mine.name in page.text
         for other in (theirs, other_department):
@@ -308,7 +317,7 @@ class TestLiaisonResults:
 
     def test_nothing_published_yet(self, client: TestClient, session: Session) -> None:
         mine, theirs = departments(session)
-        rated_campaign(session, (mine, theirs), status=CampaignStatus.CLOSED)
+        rated_campaign(session, (mine, theirs), status=CampaignStatus.TALLIED)
         sign_in_as(client, session, "liaison", department=mine)
 
         page = client.get("/admin/my-results")
@@ -366,12 +375,13 @@ class TestPermissions:
         assert audit_entries(session, "results_export") == []
 
 
-class TestResultsWaitForClose:
-    def test_results_and_exports_are_refused_while_raters_can_submit(
-        self, client: TestClient, session: Session
+class TestResultsWaitForTheTally:
+    @pytest.mark.parametrize("status", [CampaignStatus.OPEN, CampaignStatus.CLOSED])
+    def test_results_and_exports_are_refused_until_the_ballot_box_is_counted(
+        self, client: TestClient, session: Session, status: CampaignStatus
     ) -> None:
         first, second = departments(session)
-        campaign = rated_campaign(session, (first, second), status=CampaignStatus.OPEN)
+        campaign = rated_campaign(session, (first, second), status=status)
         sign_in_as(client, session, "admin")
 
         page = client.get(f"/admin/campaigns/{campaign.slug}/results")

@@ -1,4 +1,4 @@
-"""Exporting a closed campaign's raw evaluations (``pingyi evaluations export``).
+"""Exporting a tallied campaign's raw evaluations (``pingyi evaluations export``).
 
 The questionnaire (``rating_questionnaire``) has courtesy (five levels), speed (three levels)
 and overall (five levels, not scored); every rater group sees all three, except where a test
@@ -60,8 +60,11 @@ def rated_campaign(
     session: Session,
     questionnaire: Questionnaire | None = None,
     stored: list[tuple[str, str, tuple[Level, Level, Level], int]] = STORED,
-    status: CampaignStatus = CampaignStatus.CLOSED,
+    status: CampaignStatus = CampaignStatus.TALLIED,
 ) -> Campaign:
+    """A campaign with the evaluations of ``stored``, written directly in that order: their
+    stored form once the ballot box is counted. Each carries a comment, as a campaign opened
+    before the ballot box stored them, which the export must leave out."""
     questionnaire = questionnaire or rating_questionnaire()
     departments = [
         make_department(session, code=f"RAW{number}", name=name)
@@ -238,9 +241,11 @@ class TestXlsx:
         }
 
 
-class TestOnlyOnceClosed:
-    @pytest.mark.parametrize("status", [CampaignStatus.DRAFT, CampaignStatus.OPEN])
-    def test_refused_before_close_with_nothing_written(
+class TestOnlyOnceTallied:
+    @pytest.mark.parametrize(
+        "status", [CampaignStatus.DRAFT, CampaignStatus.OPEN, CampaignStatus.CLOSED]
+    )
+    def test_refused_before_the_tally_with_nothing_written(
         self, session: Session, status: CampaignStatus
     ) -> None:
         campaign = rated_campaign(session, status=status)

@@ -204,7 +204,7 @@ class TestInTheDatabase:
             questionnaire=questionnaire,
             groups={"citizens": 1.0, "enterprises": 1.0, "cadres": 1.0},
             departments=[make_department(any_session) for _ in range(3)],
-            status=CampaignStatus.CLOSED,
+            status=CampaignStatus.TALLIED,
             threshold=3,
         )
         store_random_evaluations(any_session, campaign, questionnaire, count=400)
