@@ -38,6 +38,7 @@ lint: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/submissions.py
+	$(BIN)/python bench/tally.py
 	$(BIN)/python bench/signing.py
 	$(BIN)/python bench/codes.py
 	$(BIN)/python bench/slips.py

@@ -21,6 +21,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.ballot_box import service as box_service
+from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.config import PROJECT_ROOT
 from app.credentials import service as credential_service
@@ -33,6 +35,9 @@ POSTGRES_URL = os.environ.get(
     "PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SECRET = b"pingyi-bench-secret"
+# Opening a campaign makes its credential keys under the settings' secret: let that be the
+# bench's (as in the subprocesses), not a development secret under the project's var/.
+os.environ["PINGYI_SECRET_KEY"] = SECRET.decode()
 ENGINES = ("sqlite", "postgres")
 
 
@@ -107,7 +112,9 @@ def _prepared(name: str, url: str, engine: Engine, with_keys: bool) -> BenchData
         campaign = campaign_service.create_campaign(
             session, spec, questionnaire, default_threshold=5
         )
-        campaign_service.transition(session, campaign, "open")
+        # A campaign opens only with a tally key; its shares are not needed here.
+        box_service.create_tally_key(session, campaign, count=3, threshold=2)
+        lifecycle.open_campaign(session, campaign, actor="bench")
         if with_keys:
             credential_service.open_campaign_keys(session, campaign, SECRET)
     return BenchDatabase(name=name, url=url, engine=engine, campaign_slug=spec.slug)
