@@ -574,15 +574,20 @@ def submit_ballots(slug: str, out: Path, target: str) -> None:
 
 @pytest.fixture(scope="class")
 def rated_campaign(database: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Three citizens rated CLI1; nobody rated CLI2. The threshold is 3. Closed and tallied."""
+    """Three citizens rated CLI1, three enterprises CLI2. The threshold is 3. Closed and
+    tallied. (Had only citizens rated, the ballots counted would tell that enterprises cast
+    none, and the citizens' count would be withheld to keep the enterprises' zeros wide.)"""
     directory = tmp_path_factory.mktemp("results")
     create_campaign(directory, "cli-results")
     share_files = open_campaign("cli-results", directory)
     out = directory / "codes.csv"
     run_ok(*issue("cli-results", out, count=3))
     submit_ballots("cli-results", out, "CLI1")
+    enterprise_codes = directory / "enterprise-codes.csv"
+    run_ok(*issue("cli-results", enterprise_codes, group="enterprises", count=3))
+    submit_ballots("cli-results", enterprise_codes, "CLI2")
     run_ok("campaign", "close", "cli-results")
-    assert "3 ballots in the box, 3 counted." in tally("cli-results", share_files).output
+    assert "6 ballots in the box, 6 counted." in tally("cli-results", share_files).output
     return "cli-results"
 
 
@@ -604,7 +609,9 @@ class TestResults:
         assert groups["citizens"]["score"] == 93.33  # (100 + 80 + 100) / 3, half up
         assert groups["enterprises"]["evaluations"] is None
         assert "evaluations" in groups["enterprises"]["withheld"]
-        assert by_target["CLI2"]["composite_score"] is None
+        second = {group["rater_group"]: group for group in by_target["CLI2"]["groups"]}
+        assert second["enterprises"]["evaluations"] == 3
+        assert second["citizens"]["evaluations"] is None
 
     def test_csv_has_a_bom_and_rows_for_every_target(
         self, tmp_path: Path, rated_campaign: str

@@ -193,8 +193,6 @@ def create_campaign(page: Page, departments: Departments) -> None:
     page.get_by_label("Title in English").fill(TITLE_EN)
     page.get_by_label("Citizens", exact=True).check()
     page.get_by_label("Weight of Citizens").fill("60")
-    page.get_by_label("Grassroots cadres", exact=True).check()
-    page.get_by_label("Weight of Grassroots cadres").fill("40")
     for department in (departments.rated, departments.unrated):
         assert department.name_en is not None
         page.get_by_label(department.name_en).check()
@@ -306,11 +304,10 @@ def cells(page: Page, table: str, row_header: str) -> Locator:
 
 
 def expect_turnout_shown(page: Page) -> None:
-    """Three of five citizens' codes used: shown, with the total; cadres (none) withheld."""
+    """Three of five citizens' codes used: shown, with the total."""
     table = "Codes by rater group"
     expect(cells(page, table, "Citizens")).to_have_text([str(CODES_ISSUED), "3", "60.0%"])
     expect(cells(page, table, "Total")).to_have_text([str(CODES_ISSUED), "3", "60.0%"])
-    expect(cells(page, table, "Grassroots cadres").nth(1).locator(".withheld")).to_be_visible()
 
 
 @contextmanager
@@ -377,15 +374,13 @@ def expect_results(page: Page, departments: Departments) -> None:
     by_group = cells(page, "Evaluations and score by department and rater group", rated.name_en)
     expect(by_group.nth(0)).to_have_text("3")  # citizens' evaluations
     expect(by_group.nth(1)).to_have_text(EXPECTED_SCORE)  # citizens' score
-    expect(by_group.nth(2).locator(".withheld")).to_be_visible()  # cadres' evaluations (none)
-    expect(by_group.nth(3).locator(".withheld")).to_be_visible()  # cadres' score
     expect(page.get_by_text(departments.left_out.name_en)).to_have_count(0)
 
     chart = page.get_by_role("img", name=composite)
     expect(chart).to_be_visible()
     assert chart.evaluate("element => element.localName") == "svg"
     expect(chart.locator("desc")).to_contain_text(EXPECTED_SCORE)
-    expect(page.locator("figure svg")).to_have_count(3)  # composite, then one per group
+    expect(page.locator("figure svg")).to_have_count(2)  # composite, then one per group
 
 
 # --- a rater's phone ------------------------------------------------------------------------

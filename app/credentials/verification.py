@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from app.admission.models import AdmissionCode, CodeBatch
 from app.ballot_box import service as box_service
-from app.ballot_box.models import Tally, TallyKey
 from app.ballots import receipts
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
 from app.credentials.models import CredentialKey, Receipt, RosterMember
@@ -42,23 +41,6 @@ class PublishedKey:
     key: CredentialKey
     rater_group: RaterGroup
     target: Target | None  # None: the key admits to every department of the campaign
-
-
-@dataclass(frozen=True)
-class GroupCounts:
-    """A rater group's figures after close; ``None`` where withheld (below the threshold)."""
-
-    rater_group: RaterGroup
-    credentials_issued: int | None  # vouchers exchanged and roster members served
-
-
-@dataclass(frozen=True)
-class BoxSummary:
-    """The ballot box as the public may see it."""
-
-    tally_key: TallyKey | None
-    ballots_in_box: int | None  # None before close
-    tally: Tally | None  # None before the tally
 
 
 def visible_campaign(session: Session, slug: str) -> Campaign:
@@ -94,19 +76,19 @@ def public_key(session: Session, campaign: Campaign, key_id: int) -> CredentialK
     return key
 
 
-def box_summary(session: Session, campaign: Campaign) -> BoxSummary:
-    """The tally key (public from the start), and after close the box's size and tally."""
-    closed = is_closed(campaign)
-    return BoxSummary(
-        tally_key=box_service.tally_key_of(session, campaign),
-        ballots_in_box=box_service.ballots_in_box(session, campaign) if closed else None,
-        tally=box_service.tally_of(session, campaign) if closed else None,
+def legacy_receipt_count(session: Session, campaign: Campaign) -> int:
+    """Ballots of a campaign opened before the box existed, stored with a random receipt."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(Receipt).where(Receipt.campaign_id == campaign.id)
+        )
+        or 0
     )
 
 
-def group_counts(session: Session, campaign: Campaign) -> list[GroupCounts]:
-    """Credentials issued per rater group, for a closed campaign."""
-    _refuse_before_close(campaign)
+def issued_counts(session: Session, campaign: Campaign) -> dict[int, int]:
+    """Credentials issued per rater group id (vouchers exchanged and roster members served),
+    before disclosure control (``app.results.publication`` decides what is shown)."""
     vouchers = _counts(
         session,
         select(CodeBatch.rater_group_id, func.count())
@@ -121,16 +103,10 @@ def group_counts(session: Session, campaign: Campaign) -> list[GroupCounts]:
         .where(RosterMember.campaign_id == campaign.id, RosterMember.credential_issued)
         .group_by(RosterMember.rater_group_id),
     )
-    threshold = campaign.disclosure_threshold
-    return [
-        GroupCounts(
-            rater_group=group,
-            credentials_issued=_shown(
-                vouchers.get(group.id, 0) + roster.get(group.id, 0), threshold
-            ),
-        )
+    return {
+        group.id: vouchers.get(group.id, 0) + roster.get(group.id, 0)
         for group in campaign.rater_groups
-    ]
+    }
 
 
 def receipt_hashes(session: Session, campaign: Campaign) -> list[bytes]:
@@ -165,7 +141,3 @@ def _refuse_before_close(campaign: Campaign) -> None:
 
 def _counts(session: Session, query: Select[int, int]) -> dict[int, int]:
     return {group_id: count for group_id, count in session.execute(query)}
-
-
-def _shown(count: int, threshold: int) -> int | None:
-    return count if count >= threshold else None

@@ -5,9 +5,12 @@ campaign's signing keys (fingerprints and downloads) and its tally key; after cl
 credentials issued per rater group, the ballot box's count and its sorted trackers, with a
 form that checks one receipt; after the tally how many ballots were counted.
 
-The form posts (a receipt in a query string would end up in access logs and browser
-history), the check happens on the server and leaves no trace: ``/verify`` is a rater path
-(``app.middleware.RATER_PATH_PREFIXES``), so no request line is logged, and nothing is stored.
+The receipt check comes first on the page (a rater arrives from the receipt's QR code, whose
+link carries the tracker in its fragment: ``app/static/js/verify.js`` fills the field from it and
+answers in place). The form posts (a receipt in a query string would end up in access logs and
+browser history), the check happens on the server and leaves no trace: ``/verify`` is a rater path
+(``app.middleware.paths.RATER_PATH_PREFIXES``), so no request line is logged, and nothing is
+stored.
 """
 
 from dataclasses import dataclass
@@ -19,13 +22,15 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from app.ballot_box import opening
+from app.ballot_box import service as box_service
 from app.ballots import receipts
 from app.campaigns.models import Campaign
 from app.config import get_settings
 from app.credentials import verification
 from app.deps import SessionDep
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.i18n import N_, current_locale, gettext
+from app.results import publication
 from app.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -82,9 +87,9 @@ class TallyKeyView:
 
 @dataclass(frozen=True)
 class BoxView:
-    ballots_in_box: int
+    ballots_in_box: int | None  # None where withheld (and then no list of trackers)
     tallied: bool
-    ballots_counted: int
+    ballots_counted: int | None
     rejected: list[tuple[str, str]]  # (tracker, reason) of ballots the tally could not count
 
 
@@ -107,6 +112,7 @@ class VerifyView:
     tally_key: TallyKeyView | None
     box: BoxView | None  # after close
     counts: list[CountsRow]
+    trackers_shown: bool  # the list (and so its length) is published
     receipts: list[str]  # hex, sorted; empty when the list is only downloadable
     receipt_total: int
     receipts_href: str
@@ -114,7 +120,7 @@ class VerifyView:
 
 def issues_credentials() -> bool:
     """Whether this deployment issues credentials, and so knows how many it issued: a
-    collector of a split deployment does not (README, "Two organisations")."""
+    collector of a split deployment does not (docs/privacy.md, "Two organisations")."""
     return get_settings().issues_credentials
 
 
@@ -184,6 +190,8 @@ def download_key(session: SessionDep, slug: str, key_id: int) -> Response:
 def download_receipts(session: SessionDep, slug: str) -> PlainTextResponse:
     """Every receipt hash of a closed campaign, sorted, one per line in lower-case hex."""
     campaign = verification.visible_campaign(session, slug)
+    if not publication.ballot_figures(session, campaign).trackers_shown:
+        raise NotFound(name=f"{campaign.slug}/receipts.txt")
     hashes = verification.receipt_hashes(session, campaign)
     return PlainTextResponse("".join(f"{digest.hex()}\n" for digest in hashes))
 
@@ -210,28 +218,31 @@ def _view(session: Session, campaign: Campaign, *, issuer: bool) -> VerifyView:
     keys = [_key_view(path, key, locale) for key in verification.public_keys(session, campaign)]
     counts: list[CountsRow] = []
     hashes: list[bytes] = []
-    summary = verification.box_summary(session, campaign)
     box: BoxView | None = None
+    trackers_shown = False
     if closed:
         counts = [
             CountsRow(
                 rater_group=row.rater_group.name_for(locale),
-                credentials_issued=_figure(row.credentials_issued),
+                credentials_issued=_figure(row.issued),
             )
-            for row in verification.group_counts(session, campaign)
+            for row in publication.issued_figures(session, campaign)
         ]
-        hashes = verification.receipt_hashes(session, campaign)
-        tally = summary.tally
+        figures = publication.ballot_figures(session, campaign)
+        trackers_shown = figures.trackers_shown
+        if trackers_shown:
+            hashes = verification.receipt_hashes(session, campaign)
+        tally = box_service.tally_of(session, campaign)
         box = BoxView(
-            ballots_in_box=summary.ballots_in_box or 0,
+            ballots_in_box=figures.in_box,
             tallied=tally is not None,
-            ballots_counted=tally.ballots_counted if tally else 0,
+            ballots_counted=figures.counted,
             rejected=[
                 (receipts.grouped(bytes.fromhex(tracker)), opening.rejection_text(reason))
                 for tracker, reason in (tally.rejected if tally else [])
             ],
         )
-    key = summary.tally_key
+    key = box_service.tally_key_of(session, campaign)
     return VerifyView(
         title=campaign.title_for(locale),
         path=path,
@@ -250,6 +261,7 @@ def _view(session: Session, campaign: Campaign, *, issuer: bool) -> VerifyView:
         ),
         box=box,
         counts=counts,
+        trackers_shown=trackers_shown,
         receipts=[receipts.grouped(d) for d in hashes]
         if len(hashes) <= RECEIPTS_SHOWN_INLINE
         else [],

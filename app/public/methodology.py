@@ -11,6 +11,7 @@ from app.campaigns.models import Campaign
 from app.campaigns.policy import ResultsPolicy
 from app.i18n import N_, current_locale, gettext
 from app.public.views import (
+    NOT_PUBLISHED,
     Links,
     campaign_links,
     campaign_path,
@@ -81,6 +82,8 @@ def methodology(
         sections.append(_ballot_box_section(results.ballot_box))
     if results.privacy is not None:
         sections.append(_privacy_section(results.privacy))
+    if policy.inspection.weight > 0:
+        sections.append(_inspection_section(policy))
     return MethodologyView(
         title=results.title,
         path=f"{campaign_path(campaign.slug)}/methodology",
@@ -157,8 +160,12 @@ def _scores_section(results: CampaignResults) -> Section:
         )
     paragraphs.append(
         gettext(
-            "Figures are rounded half up: points to two decimals, rates to four (shown as "
-            "percentages with two decimals)."
+            "Every figure is computed exactly from the evaluations, never from rounded figures "
+            "(a department's composite and dimension scores from the rater groups' exact "
+            "figures), and rounded half up once for publication: points to two decimals, rates "
+            "to four (shown as percentages with two decimals). Grades and ranks are decided on "
+            "the published figure, so a score of 85.00 is never graded below 85, and two "
+            "departments that publish the same composite share a rank."
         )
     )
     return Section(
@@ -269,11 +276,21 @@ def _disclosure_section(results: CampaignResults) -> Section:
             )
             % {"threshold": threshold},
             gettext(
-                "When every answer to a question falls in one level, its figures are published "
-                "only from %(double)s answers on (twice the threshold): otherwise everyone "
-                "would know how each of those raters answered."
+                "When every answer to a question falls in one level, its figures, its “don't "
+                "know” count included, are published only from %(double)s answers on (twice the "
+                "threshold): otherwise everyone would know how each of those raters answered."
             )
             % {"double": 2 * threshold},
+            gettext(
+                "When every evaluation of a rater group for a department has the same score, "
+                "that group's figures for the department, its count included, are published "
+                "only from %(double)s evaluations on."
+            )
+            % {"double": 2 * threshold},
+            gettext(
+                "Counts of evaluations flagged as low quality follow the same rules as any "
+                "other count."
+            ),
             gettext(
                 "A total is not published when it would leave fewer than %(threshold)s (but "
                 "more than none) beside one of its published parts, so the rest cannot be "
@@ -283,11 +300,19 @@ def _disclosure_section(results: CampaignResults) -> Section:
             gettext(
                 "When a figure is withheld, enough related figures and totals are withheld too "
                 "that it cannot be worked out from what is published. This is checked by "
-                "solving, for each hidden count, the equations anyone could set up from every "
-                "published table: the range they can narrow it down to must stay at least "
+                "solving, for each hidden count, the equations and inequalities anyone could set "
+                "up from everything published about the campaign (every table, the number of "
+                "ballots on the verification page, the low-quality counts, which departments "
+                "have published comments) and what the evaluation office sees besides (codes "
+                "used per rater group): the range they can narrow it down to must stay at least "
                 "%(width)s wide."
             )
             % {"width": setting_text(results.protection_width)},
+            gettext(
+                "A figure that is withheld looks the same whichever rule withheld it, and so "
+                "does everything that would give it back: a mean of means, a rate times a count, "
+                "a total minus its parts, a composite and its weights."
+            ),
             gettext(
                 "The same figures are withheld in every table, page and download of the "
                 "campaign, and there is no way to filter or combine results differently."
@@ -363,7 +388,13 @@ def _quality_section(quality: QualitySummary | None, policy: ResultsPolicy) -> S
             "seconds": setting_text(rules.min_seconds_per_item),
         }
     ]
-    if quality is not None:
+    if quality is not None and quality.flagged is None:
+        paragraphs.append(
+            gettext(
+                "How many evaluations were flagged is not published, to protect raters' anonymity."
+            )
+        )
+    elif quality is not None:
         counted = (
             N_(
                 "In this campaign %(flagged)s evaluations were flagged: %(straight)s for the "
@@ -380,12 +411,13 @@ def _quality_section(quality: QualitySummary | None, policy: ResultsPolicy) -> S
         paragraphs.append(
             gettext(counted)
             % {
-                "flagged": quality.flagged,
+                "flagged": _count_text(quality.flagged),
                 "evaluations": quality.evaluations,
-                "straight": quality.straight_lining,
-                "fast": quality.too_fast,
+                "straight": _count_text(quality.straight_lining),
+                "fast": _count_text(quality.too_fast),
             }
         )
+    if quality is not None:
         handling = QUALITY_HANDLING.get(quality.handling)
         if handling is not None:
             weight = quality.down_weight if quality.down_weight is not None else 0.0
@@ -393,6 +425,11 @@ def _quality_section(quality: QualitySummary | None, policy: ResultsPolicy) -> S
     return Section(
         anchor="quality", heading=gettext("Low-quality evaluations"), paragraphs=paragraphs
     )
+
+
+def _count_text(count: int | None) -> str:
+    """A count in a sentence, or the one general word for a count not published."""
+    return gettext(NOT_PUBLISHED) if count is None else str(count)
 
 
 def _comments_section(policy: ResultsPolicy) -> Section:
@@ -480,5 +517,45 @@ def _privacy_section(privacy: PrivacyInfo) -> Section:
                     [gettext("Library"), privacy.library],
                 ],
             )
+        ],
+    )
+
+
+def _inspection_section(policy: ResultsPolicy) -> Section:
+    """Mystery inspections (暗访) as a scored channel (app.inspections.channel)."""
+    setting = policy.inspection
+    weight = setting_text(setting.weight)
+    rating_weight = setting_text(1 - setting.weight)
+    source = (
+        gettext(
+            "The inspection score is 100 minus %(deduction)s points for every problem found by "
+            "mystery inspection at the department within the campaign's dates, never below 0."
+        )
+        % {"deduction": setting_text(setting.deduction_per_finding)}
+        if setting.source == "findings"
+        else gettext(
+            "The inspection score (0 to 100) is entered by the evaluation office from its "
+            "mystery inspections; a department without one has no overall score."
+        )
+    )
+    return Section(
+        anchor="inspections",
+        heading=gettext("Mystery inspections in the overall score"),
+        paragraphs=[
+            gettext(
+                "Besides the ratings, mystery inspections (posing as an applicant, phone checks "
+                "and site visits) count towards each department's overall score: overall score "
+                "= %(rating)s × published composite score + %(weight)s × inspection score, "
+                "rounded half up to two decimals. The overall grade and rank follow the same "
+                "grade bands and ranking rules as the composite score."
+            )
+            % {"rating": rating_weight, "weight": weight},
+            source,
+            gettext(
+                "A department whose composite score is not published has no overall score, "
+                "since it would reveal the composite. The inspection score is not a count of "
+                "raters, so the disclosure rules for counts do not apply to it; the composite "
+                "score, grade and rank above are the ratings' own."
+            ),
         ],
     )

@@ -58,15 +58,22 @@ def intervals(tables: CountTables, withheld: set[CellKey]) -> dict[CellKey, Inte
 
 @dataclass(frozen=True)
 class _Row:
-    """One relation seen by the attacker, the shown cells folded into ``constant``.
+    """One relation or inequality seen by the attacker, the shown cells folded into
+    ``constant``.
 
-    With no leaves: ``Σ unknowns[c]·c + constant = 0``. With leaves: the leaves' sum equals
-    ``Σ unknowns[c]·c + constant``, which therefore must be ≥ 0.
+    A relation with no leaves: ``Σ unknowns[c]·c + constant = 0``. With leaves: the leaves'
+    sum equals ``Σ unknowns[c]·c + constant``, which therefore must be ≥ 0. An inequality
+    (``equality`` False, no leaves): ``Σ unknowns[c]·c + constant ≥ 0``.
     """
 
     unknowns: LinearForm
     constant: float
     leaves: tuple[CellKey, ...]
+    equality: bool = True
+
+    @property
+    def is_equality(self) -> bool:
+        return self.equality and not self.leaves
 
 
 @dataclass
@@ -92,10 +99,14 @@ class Attacker:
         for relation in tables.relations:
             for cell in (relation.parent, *relation.children):
                 self._relation_counts[cell] = self._relation_counts.get(cell, 0) + 1
+        for inequality in tables.inequalities:  # a cell in one is no leaf
+            for cell in (*inequality.smaller, *inequality.larger):
+                self._relation_counts[cell] = self._relation_counts.get(cell, 0) + 2
         self._solved: dict[frozenset[CellKey], dict[CellKey, Interval]] = {}
 
     def intervals(self, withheld: set[CellKey]) -> dict[CellKey, Interval]:
-        rows = self._rows(withheld)
+        """Each withheld cell's interval; the tables' latent cells are unknowns throughout."""
+        rows = self._rows(withheld | self._tables.latent)
         found: dict[CellKey, Interval] = {}
         for component in _components(rows):
             leaves = {leaf for row in component.rows for leaf in row.leaves}
@@ -105,7 +116,7 @@ class Attacker:
                 solved = self._solved[memory_key] = _solve_component(component)
             found.update(solved)
         for row in rows:
-            if not row.unknowns:  # only leaves: their sum is shown outright
+            if not row.unknowns and row.leaves:  # only leaves: their sum is shown outright
                 found.update(_leaf_intervals(row.leaves, (row.constant, row.constant)))
         for cell in withheld:  # in no relation at all: nothing bounds it
             found.setdefault(cell, (0.0, math.inf))
@@ -128,6 +139,19 @@ class Attacker:
             unknowns = {cell: sign for cell, sign in unknowns.items() if sign}
             if unknowns or leaves:
                 rows.append(_Row(unknowns, constant, tuple(leaves)))
+        for inequality in self._tables.inequalities:  # Σ larger − Σ smaller ≥ 0
+            unknowns = {}
+            constant = 0.0
+            terms = [(cell, 1.0) for cell in inequality.larger]
+            terms += [(cell, -1.0) for cell in inequality.smaller]
+            for cell, sign in terms:
+                if cell in withheld:
+                    unknowns[cell] = unknowns.get(cell, 0.0) + sign
+                else:
+                    constant += sign * self._tables.values[cell]
+            unknowns = {cell: sign for cell, sign in unknowns.items() if sign}
+            if unknowns:
+                rows.append(_Row(unknowns, constant, (), equality=False))
         return rows
 
 
@@ -169,7 +193,7 @@ def _solve_component(component: _Component) -> dict[CellKey, Interval]:
         if len(row.unknowns) == 1:
             _tighten(row, lower, upper)
         else:
-            (inequalities if row.leaves else equalities).append(row)
+            (equalities if row.is_equality else inequalities).append(row)
     for cell in cells:
         if lower[cell] > upper[cell] + INTEGRALITY_TOLERANCE:
             raise ValueError(f"the published counts contradict each other around {cell!r}")
@@ -186,9 +210,9 @@ def _tighten(row: _Row, lower: dict[CellKey, float], upper: dict[CellKey, float]
     """Turn a row with one unknown into bounds: ``a·x + b = 0`` or ``a·x + b ≥ 0``."""
     ((cell, coefficient),) = row.unknowns.items()
     value = -row.constant / coefficient
-    if not row.leaves or coefficient > 0:
+    if row.is_equality or coefficient > 0:
         lower[cell] = max(lower[cell], value)
-    if not row.leaves or coefficient < 0:
+    if row.is_equality or coefficient < 0:
         upper[cell] = min(upper[cell], value)
 
 

@@ -8,18 +8,19 @@ How withheld counts (:class:`app.results.disclosure.Suppression`) reach the figu
   count is null; its respondents are the group's evaluations, shown with them;
 - a dimension of a group is shown only when every item it pools is fully shown;
 - a group's score (with its deviation, interval and trimmed score) is shown when the group is,
-  with at least k evaluations that have a score, and not when all those scores are equal and
-  fewer than 2k (the unanimity rule, applied to the scores);
-- a target's count or the campaign's withheld: that count is null (and the number of
-  evaluations stored in the quality summary with the campaign's);
+  with at least k evaluations that have a score and every scored item fully shown (the score
+  is the mean of the item means when everyone answered everything); a group whose scores all
+  agree, fewer than 2k, is withheld whole by disclosure control;
+- a target's count, the campaign's or a quality-flag count withheld: that count is null;
 - a target's composite and dimension scores use only shown group figures, the weights
   renormalised over them; no shown group figure, no composite, grade or rank.
 
-Figures are computed exactly and rounded half up (四舍五入): points to two decimals, rates
-to four. The composite and a target's dimension scores are computed from the shown (rounded)
-group figures, so a reader can recompute them. Every null figure is named in its
-``withheld`` list, and every withheld figure is described in plain words in
-``CampaignResults.withheld_figures``, in the requested language.
+Every figure is computed exactly (fractions), the composite and a target's dimension figures
+from the groups' exact figures, never from rounded ones, and rounded half up (四舍五入) once
+for publication: points to two decimals, rates to four. Grade and rank are decided on the
+published (rounded) composite, so a reader never sees a figure and a grade or rank that
+disagree. Every null figure is named in its ``withheld`` list, and every withheld figure is
+described in plain words in ``CampaignResults.withheld_figures``, in the requested language.
 """
 
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,10 @@ from app.results.schemas import (
 from app.results.statistics import half_up
 from app.results.tables import (
     CAMPAIGN_KEY,
+    FLAGGED_KEY,
+    STORED_KEY,
+    STRAIGHT_LINING_KEY,
+    TOO_FAST_KEY,
     CellKey,
     CountTables,
     answer_key,
@@ -101,6 +106,7 @@ LINE_TARGET_EVALUATIONS = N_("%(target)s: number of evaluations (%(reason)s)")
 LINE_COMPOSITE = N_("%(target)s: composite score, grade, rank and dimension scores (%(reason)s)")
 LINE_TARGET_DIMENSION = N_("%(target)s · %(dimension)s: dimension score (%(reason)s)")
 LINE_CAMPAIGN = N_("Number of evaluations in the campaign (%(reason)s)")
+LINE_QUALITY = N_("Numbers of evaluations flagged as low quality (%(reason)s)")
 
 NO_ESTIMATE = scoring.Estimate(None, None, None)
 
@@ -192,11 +198,17 @@ class _Layout:
             self._group(target, group, figures[(target.id, group.id)], names)
             for group in self.campaign.rater_groups
         ]
+        exact_figures = {
+            group.key: figures[(target.id, group.id)] for group in self.campaign.rater_groups
+        }
         weights = {group.key: exact(group.weight) for group in self.campaign.rater_groups}
-        composite = scoring.weighted_mean(
-            (weights[group.rater_group], exact(group.score))
+        shown_scores = [
+            (weights[group.rater_group], exact_figures[group.rater_group].score.mean)
             for group in groups
             if group.score is not None
+        ]
+        composite = scoring.weighted_mean(
+            (weight, score) for weight, score in shown_scores if score is not None
         )
         composite_score = _points(composite)
         evaluations = self._count(target_key(target.id))
@@ -215,7 +227,7 @@ class _Layout:
             if composite_score is None
             else scoring.grade(composite_score, self.policy.grades).name.get(self.locale),
             dimensions=[
-                self._target_dimension(dimension, groups, weights, names)
+                self._target_dimension(dimension, groups, exact_figures, weights, names)
                 for dimension in dimension_ids
             ],
             withheld=[],
@@ -227,24 +239,28 @@ class _Layout:
         self,
         dimension: str,
         groups: list[GroupResult],
+        exact_figures: Mapping[str, scoring.GroupFigures],
         weights: Mapping[str, Fraction],
         names: dict[str, str],
     ) -> TargetDimension:
+        """The groups' shown dimension figures, weighted, from their exact values."""
         shown = [
-            (weights[group.rater_group], result)
+            (weights[group.rater_group], figures)
             for group in groups
             for result in group.dimensions
             if result.dimension == dimension and result.mean_points is not None
+            for figures in exact_figures[group.rater_group].dimensions
+            if figures.dimension == dimension
         ]
         score = scoring.weighted_mean(
-            (weight, exact(result.mean_points))
-            for weight, result in shown
-            if result.mean_points is not None
+            (weight, figures.estimate.mean)
+            for weight, figures in shown
+            if figures.estimate.mean is not None
         )
         rate = scoring.weighted_mean(
-            (weight, exact(result.satisfaction_rate))
-            for weight, result in shown
-            if result.satisfaction_rate is not None
+            (weight, figures.satisfaction_rate)
+            for weight, figures in shown
+            if figures.satisfaction_rate is not None
         )
         name = self._dimension_name(dimension)
         if score is None and any(group.score is not None for group in groups):
@@ -345,13 +361,10 @@ class _Layout:
 
         A score is withheld with any of its scored items' figures: when raters answer every
         scored item, the score is the mean of the item means, so it and the shown items would
-        give a withheld item's mean (for a unanimous item, the level everyone chose).
+        give a withheld item's mean (for a unanimous item, the level everyone chose). A group
+        whose scores all agree is withheld whole before this (``tables.unanimous``).
         """
-        return (
-            figures.scored_evaluations < self.threshold
-            or (figures.unanimous and figures.scored_evaluations < 2 * self.threshold)
-            or items_hidden
-        )
+        return figures.scored_evaluations < self.threshold or items_hidden
 
     def _item(
         self,
@@ -431,17 +444,36 @@ class _Layout:
         return points
 
     def _quality(self, counted: CampaignTally, *, total_shown: bool) -> QualitySummary:
-        """Low-quality evaluations, always reported. The number of evaluations stored goes
-        with the campaign's count, which it would otherwise give away."""
+        """Low-quality evaluations, always reported where disclosure control allows (a flag
+        count below k, or one that leaves fewer than k without it, is withheld like any
+        count). The number of evaluations stored goes with the campaign's count (and, where
+        flagged ones are excluded from it, with the stored total's)."""
         quality = self.policy.quality
+        if any(
+            key in self.tables.values and not self.suppression.shows(key)
+            for key in (FLAGGED_KEY, STRAIGHT_LINING_KEY, TOO_FAST_KEY)
+        ):
+            self._say(LINE_QUALITY, {})
+        stored_shown = total_shown and (
+            STORED_KEY not in self.tables.values or self.suppression.shows(STORED_KEY)
+        )
         return QualitySummary(
             handling=quality.handling,
             down_weight=quality.down_weight if quality.handling == "down_weight" else None,
-            straight_lining=counted.flag_counts.get(STRAIGHT_LINING, 0),
-            too_fast=counted.flag_counts.get(TOO_FAST, 0),
-            flagged=counted.flagged,
-            evaluations=counted.evaluations if total_shown else None,
+            straight_lining=self._flag_count(
+                STRAIGHT_LINING_KEY, counted.flag_counts.get(STRAIGHT_LINING, 0)
+            ),
+            too_fast=self._flag_count(TOO_FAST_KEY, counted.flag_counts.get(TOO_FAST, 0)),
+            flagged=self._flag_count(FLAGGED_KEY, counted.flagged),
+            evaluations=counted.evaluations if stored_shown else None,
         )
+
+    def _flag_count(self, key: CellKey, count: int) -> int | None:
+        """A flag count as published: planned tables decide; tables without flag cells
+        (a release made before they were) keep the count as counted."""
+        if key in self.tables.values and not self.suppression.shows(key):
+            return None
+        return count
 
     # The plain-words list of withheld figures
 

@@ -23,11 +23,16 @@ from app.admission import turnout as admission_turnout
 from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
+from app.comments import service as comment_service
+from app.config import get_settings
 from app.departments.models import Department
 from app.deps import SessionDep
+from app.errors import NotFound
 from app.i18n import N_, current_locale, gettext
+from app.public import views as public_views
 from app.reports.charts import Bar, horizontal_bar_chart
 from app.results import export as results_export
+from app.results import publication
 from app.results import service as results_service
 from app.results.schemas import CampaignResults, ItemInfo, TargetResult
 from app.surveys.schemas import SCALES, ScaleName
@@ -40,7 +45,7 @@ ResultsExporter = Annotated[StaffUser, Depends(require(Permission.EXPORT_RESULTS
 OwnResultsViewer = Annotated[StaffUser, Depends(require(Permission.VIEW_OWN_RESULTS))]
 
 DEFAULT_POINTS_MAXIMUM = 100.0
-WITHHELD = N_("withheld")
+WITHHELD = N_("not published")  # one wording for every hidden figure, as the public pages
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,14 @@ class OwnCampaignResult:
     target: TargetResult
     labels: ResultLabels
     chart: Markup
+    public: public_views.DepartmentView  # what the public sees: rank, grade, 末位, comments
 
 
 @router.get("/campaigns/{slug}/turnout", response_class=HTMLResponse)
 def turnout(request: Request, session: SessionDep, staff: TurnoutViewer, slug: str) -> HTMLResponse:
+    """Codes issued and used per rater group; a collector holds no codes, so it has none."""
+    if not get_settings().issues_credentials:
+        raise NotFound(name=f"/admin/campaigns/{slug}/turnout")
     campaign = campaign_service.get_campaign(session, slug)
     figures = admission_turnout.turnout(session, campaign, current_locale())
     return render_admin(
@@ -86,7 +95,14 @@ def results(
     request: Request, session: WriteSession, staff: ResultsViewer, slug: str
 ) -> HTMLResponse:
     campaign = campaign_service.get_campaign(session, slug)
-    results_service.check_releasable(campaign)
+    if campaign.status not in results_service.RELEASABLE_STATUSES:
+        return render_admin(  # what to do first, in the console, not a bare error
+            request,
+            "admin/results/not_yet.html",
+            staff,
+            {"campaign": campaign},
+            status_code=409,
+        )
     computed = results_service.campaign_results(session, campaign, current_locale())
     audit_service.record(
         session,
@@ -163,8 +179,18 @@ def my_results(request: Request, session: WriteSession, staff: OwnResultsViewer)
             ):
                 continue
             computed = results_service.campaign_results(session, campaign, locale)
-            mine = next(target for target in computed.targets if target.target == department.code)
-            own.append(_own_result(campaign, computed, mine))
+            mine = publication.department_view(computed, department.code)
+            if mine is None:
+                continue
+            target = next(t for t in campaign.targets if t.department_id == department.id)
+            public = public_views.department(
+                campaign,
+                computed,
+                department.code,
+                campaign_service.policy_of(campaign),
+                comment_service.published_comments(session, campaign, target),
+            )
+            own.append(_own_result(campaign, computed, mine, public))
     audit_service.record(
         session,
         actor=staff.username,
@@ -242,7 +268,10 @@ def _streamed_file(file: IO[bytes]) -> Iterator[bytes]:
 
 
 def _own_result(
-    campaign: Campaign, computed: CampaignResults, mine: TargetResult
+    campaign: Campaign,
+    computed: CampaignResults,
+    mine: TargetResult,
+    public: public_views.DepartmentView,
 ) -> OwnCampaignResult:
     labels = _labels(computed)
     chart = horizontal_bar_chart(
@@ -257,6 +286,7 @@ def _own_result(
         target=mine,
         labels=labels,
         chart=chart,
+        public=public,
     )
 
 

@@ -1,7 +1,7 @@
 """The raw evaluations of a closed campaign as CSV or XLSX, for the database operator.
 
 It is a command-line tool only, for whoever already runs the server and could dump its
-database: it gives what such a dump holds, in a usable form, and no more (DESIGN.md "Rules for
+database: it gives what such a dump holds, in a usable form, and no more (docs/privacy.md "Rules for
 stored data"). It applies no disclosure control (a group of two shows both raters' answers),
 so it is not for office staff, liaisons or publication: those get the published tables.
 
@@ -15,6 +15,9 @@ so it is not for office staff, liaisons or publication: those get the published 
 - streamed from the database (``yield_per``: a server-side cursor on PostgreSQL) and written
   a chunk of rows at a time, so memory stays flat for millions of evaluations.
 
+Names that start like a formula are neutralised (:mod:`app.reports.cells`): a single quote
+in front in CSV, a string cell in XLSX.
+
 CSV is UTF-8 with a byte order mark (so Excel reads the Chinese); XLSX is written in
 openpyxl's write-only mode, with levels as numbers, and continued on further sheets past the
 format's 1,048,576 rows. Nothing is published: the command that calls this records the export
@@ -27,7 +30,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Literal
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +39,7 @@ from app.ballots.models import STRAIGHT_LINING, TOO_FAST, Evaluation
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, RaterGroup, Target
 from app.i18n import N_, current_locale, gettext
+from app.reports import cells
 from app.results.service import check_releasable
 
 RawFormat = Literal["csv", "xlsx"]
@@ -168,7 +171,8 @@ class _CsvWriter(_Writer):
         self.quoted = csv.writer(_Line(), lineterminator="")
         self.prefixes: dict[tuple[int, int], str] = {}
         self.suffixes: dict[int, str] = {}
-        self.text.write(BYTE_ORDER_MARK + self.quoted.writerow(header(campaign)) + LINE_END)
+        first_line = self.quoted.writerow(cells.csv_row(header(campaign)))
+        self.text.write(BYTE_ORDER_MARK + first_line + LINE_END)
 
     def write(self, rows: Sequence[_Row]) -> None:
         lines = []
@@ -183,14 +187,14 @@ class _CsvWriter(_Writer):
         self.text.write("".join(lines))
 
     def _prefix(self, target_id: int, group_id: int) -> str:
-        cells = [*self.departments[target_id], self.group_names[group_id]]
-        prefix: str = self.quoted.writerow(cells) + ","
+        names = [*self.departments[target_id], self.group_names[group_id]]
+        prefix: str = self.quoted.writerow(cells.csv_row(names)) + ","
         self.prefixes[(target_id, group_id)] = prefix
         return prefix
 
     def _suffix(self, flags: int) -> str:
         words = self.words(flags)
-        cell: str = self.quoted.writerow([words]) if words else ""  # not "" for no flag
+        cell: str = self.quoted.writerow(cells.csv_row([words])) if words else ""  # not ""
         suffix = self.suffixes[flags] = "," + cell + LINE_END
         return suffix
 
@@ -221,13 +225,13 @@ class _XlsxWriter(_Writer):
             title=title if self.sheets == 1 else f"{title} {self.sheets}"
         )
         bold = Font(bold=True)
-        cells = []
+        header_cells = []
         for text in self.header:
-            cell = WriteOnlyCell(self.sheet, value=text)
+            cell = cells.xlsx_text(self.sheet, text)
             cell.font = bold
-            cells.append(cell)
+            header_cells.append(cell)
         self.sheet.freeze_panes = "A2"
-        self.sheet.append(cells)
+        self.sheet.append(header_cells)
         self.rows_left = XLSX_MAX_ROWS - 1
 
     def write(self, rows: Sequence[_Row]) -> None:
@@ -237,8 +241,8 @@ class _XlsxWriter(_Writer):
                 self._new_sheet()
             self.sheet.append(
                 [
-                    *self.departments[target_id],
-                    self.group_names[group_id],
+                    *cells.xlsx_row(self.sheet, self.departments[target_id]),
+                    cells.xlsx_value(self.sheet, self.group_names[group_id]),
                     *(levels[symbol] for symbol in answers),
                     self.words(flags) or None,
                 ]

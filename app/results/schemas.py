@@ -12,15 +12,6 @@ from pydantic import BaseModel, Field
 from app.surveys.schemas import ScaleName
 
 
-class Spread(BaseModel):
-    """A mean with its standard deviation and 95% confidence interval (t distribution)."""
-
-    mean: float | None = None
-    standard_deviation: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-
 class ItemResult(BaseModel):
     item: str
     respondents: int | None = Field(description="Evaluations that were shown the item")
@@ -125,9 +116,9 @@ class QualitySummary(BaseModel):
 
     handling: str
     down_weight: float | None = None
-    straight_lining: int
-    too_fast: int
-    flagged: int = Field(description="Evaluations with at least one flag")
+    straight_lining: int | None = Field(description="Null where withheld, like any count")
+    too_fast: int | None
+    flagged: int | None = Field(description="Evaluations with at least one flag")
     evaluations: int | None = Field(
         description="All evaluations stored, flagged or not; withheld with the campaign's count"
     )

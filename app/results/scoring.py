@@ -1,6 +1,6 @@
 """The scoring engine: exact figures before any suppression, and composites, grades and ranks.
 
-Definitions (the README's methodology says the same):
+Definitions (docs/methodology.md says the same):
 
 - Points: each answered level earns the points the questionnaire gives it (the item's own,
   else the questionnaire's for the scale, else the defaults); 不了解 earns none and is left

@@ -23,10 +23,16 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.policy import ResultsPolicy
 from app.errors import PingyiError
 from app.i18n import N_, Locale
-from app.results import disclosure, layout, privacy, scoring
+from app.results import disclosure, layout, privacy, publication, scoring
 from app.results.schemas import BallotBoxInfo, CampaignResults
 from app.results.statistics import half_up
-from app.results.tables import CountTables, build_count_tables
+from app.results.tables import (
+    CountTables,
+    Surroundings,
+    add_surroundings,
+    build_count_tables,
+    group_key,
+)
 from app.results.tally import (
     CampaignTally,
     CellTally,
@@ -64,8 +70,8 @@ class ResultsNotReleasable(PingyiError):
     status_code = 409
     code = "results_not_releasable"
     message = N_(
-        "The results of “%(slug)s” can be seen once the campaign is closed. Figures that change "
-        "while raters submit would let anyone compare them before and after one person rated."
+        "The results of “%(slug)s” can be seen once the campaign is closed and its ballot box "
+        "has been opened by its trustees and counted. Until then no ballot can be read."
     )
 
 
@@ -77,13 +83,18 @@ def check_releasable(campaign: Campaign) -> None:
 
 
 def campaign_results(session: Session, campaign: Campaign, locale: Locale) -> CampaignResults:
+    """The campaign's results, planned together with every other figure any audience sees
+    (``app.results.publication``)."""
     questionnaire = campaign_service.questionnaire_of(campaign)
+    policy = campaign_service.policy_of(campaign)
+    counted = campaign_tally(session, campaign, questionnaire)
     results = build_results(
         campaign,
         questionnaire,
-        campaign_service.policy_of(campaign),
-        campaign_tally(session, campaign, questionnaire),
+        policy,
+        counted,
         locale,
+        around=publication.surroundings(session, campaign, counted, policy),
     )
     return results.model_copy(update={"ballot_box": ballot_box_info(session, campaign)})
 
@@ -112,7 +123,12 @@ def fix_private_release(
     questionnaire = campaign_service.questionnaire_of(campaign)
     counted = campaign_tally(session, campaign, questionnaire)
     figures = score_cells(campaign, questionnaire, policy, counted)
-    tables = count_tables(campaign, questionnaire, figures)
+    tables = count_tables(
+        campaign,
+        questionnaire,
+        figures,
+        publication.surroundings(session, campaign, counted, policy),
+    )
     threshold = campaign.disclosure_threshold
     suppression = disclosure.plan_suppression(
         tables, threshold=threshold, width=policy.width_for(threshold)
@@ -162,10 +178,12 @@ def build_results(
     counted: CampaignTally,
     locale: Locale,
     plan: SuppressionPlanner = disclosure.plan_suppression,
+    around: Surroundings | None = None,
 ) -> CampaignResults:
-    """Score the tallied evaluations, plan suppression with ``plan``, lay out the results."""
+    """Score the tallied evaluations, plan suppression with ``plan`` over the results and
+    ``around`` them (what else the audience sees), lay out the results."""
     figures = score_cells(campaign, questionnaire, policy, counted)
-    tables = count_tables(campaign, questionnaire, figures)
+    tables = count_tables(campaign, questionnaire, figures, around)
     threshold = campaign.disclosure_threshold
     suppression = plan(tables, threshold=threshold, width=policy.width_for(threshold))
     if policy.privacy.enabled and campaign.status == CampaignStatus.PUBLISHED:
@@ -197,9 +215,13 @@ def score_cells(
 
 
 def count_tables(
-    campaign: Campaign, questionnaire: Questionnaire, figures: layout.Cells
+    campaign: Campaign,
+    questionnaire: Questionnaire,
+    figures: layout.Cells,
+    around: Surroundings | None = None,
 ) -> CountTables:
-    """The counts the results would publish: evaluations counted, not weighted."""
+    """The counts the results would publish (evaluations counted, not weighted), the groups
+    too unanimous to show, and ``around`` them what else the audience sees."""
     answers: dict[tuple[int, int, str], dict[int, int]] = {}
     for (target_id, group_id), cell in figures.items():
         for item in cell.items:
@@ -207,7 +229,7 @@ def count_tables(
                 **item.distribution,
                 0: item.not_applicable,
             }
-    return build_count_tables(
+    tables = build_count_tables(
         targets=[target.id for target in campaign.targets],
         groups=[group.id for group in campaign.rater_groups],
         items_by_group={
@@ -220,3 +242,17 @@ def count_tables(
         answers=answers,
         evaluations={key: cell.evaluations for key, cell in figures.items()},
     )
+    threshold = campaign.disclosure_threshold
+    tables.unanimous = {
+        group_key(target_id, group_id)
+        for (target_id, group_id), cell in figures.items()
+        if cell.unanimous and threshold <= cell.scored_evaluations < 2 * threshold
+    }
+    if around is not None:
+        add_surroundings(
+            tables,
+            around,
+            [target.id for target in campaign.targets],
+            [group.id for group in campaign.rater_groups],
+        )
+    return tables

@@ -98,18 +98,62 @@ class TestMethodologyView:
     ) -> None:
         results = results_of(session, published)
         assert results.quality is not None
-        quality = results.quality.model_copy(update={"evaluations": None, "flagged": 2})
-
-        text = text_of(
-            methodology.methodology(
-                published.campaign,
-                results.model_copy(update={"quality": quality}),
-                ResultsPolicy(),
-            )
+        quality = results.quality.model_copy(
+            update={"evaluations": None, "flagged": 5, "straight_lining": 3, "too_fast": 4}
         )
 
-        assert "In this campaign 2 evaluations were flagged" in text
+        text = quality_text(published, results.model_copy(update={"quality": quality}))
+
+        assert (
+            "In this campaign 5 evaluations were flagged: 3 for the same answer throughout and "
+            "4 for speed" in text
+        )
         assert "None" not in text
+
+    def test_a_withheld_flag_count_reads_not_published(
+        self, session: Session, published: Published
+    ) -> None:
+        results = results_of(session, published)
+        assert results.quality is not None
+        quality = results.quality.model_copy(
+            update={"flagged": 5, "straight_lining": None, "too_fast": 5}
+        )
+
+        text = quality_text(published, results.model_copy(update={"quality": quality}))
+
+        assert (
+            "In this campaign 5 of 24 evaluations were flagged: not published for the same "
+            "answer throughout and 5 for speed" in text
+        )
+        assert "None" not in text
+
+    def test_withheld_flagged_count_is_said_in_one_sentence(
+        self, session: Session, published: Published
+    ) -> None:
+        # Nobody's evaluation was flagged: a count of 0 is below the threshold of 3.
+        results = results_of(session, published)
+        assert results.quality is not None
+        assert (
+            results.quality.flagged,
+            results.quality.straight_lining,
+            results.quality.too_fast,
+        ) == (None, None, None)
+
+        text = quality_text(published, results)
+
+        assert (
+            "How many evaluations were flagged is not published, to protect raters' anonymity."
+            in text
+        )
+        assert "evaluations were flagged:" not in text
+        assert "None" not in text
+
+
+def quality_text(published: Published, results: CampaignResults) -> str:
+    """The methodology's text on low-quality evaluations."""
+    view = methodology.methodology(published.campaign, results, ResultsPolicy())
+    (section,) = [section for section in view.sections if section.anchor == "quality"]
+    return "\n".join(section.paragraphs)
 
 
 @pytest.mark.usefixtures("english")

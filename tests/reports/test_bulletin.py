@@ -3,6 +3,7 @@
 The campaign is the one of ``tests.reports.test_xlsx``: some figures of each kind withheld.
 """
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app import i18n
+from app.campaigns.policy import BulletinSettings
 from app.i18n import gettext
 from app.public.views import decimal_text
 from app.reports import bulletin, fonts
@@ -97,8 +99,11 @@ class TestContent:
         (bottom,) = [target for target in results.targets if target.bottom]
 
         assert flat(gettext(bulletin.RANKED) % {"ranked": 2, "departments": 3}) in flat(text)
-        last_place = flat(text)[flat(text).index(flat(gettext(bulletin.LAST_PLACE))[:4]) :]
-        assert bottom.name in last_place
+        line = gettext(bulletin.LAST_PLACE) % {
+            "category": bottom.category,
+            "departments": bottom.name,
+        }
+        assert flat(line) in flat(text)
 
     def test_a_chart_per_dimension_with_its_scores(self, rendered: Rendered) -> None:
         results, _, _, text = rendered
@@ -165,6 +170,44 @@ class TestWithheld:
 
         assert third.composite_score is None
         assert third.evaluations is None
+        assert "None" not in text
+
+    def test_withheld_quality_counts_are_said_in_the_methodology(self, rendered: Rendered) -> None:
+        results, context, _, text = rendered
+        # Nothing was flagged: a count of 0 is below the threshold of 3, so it is withheld.
+        assert results.quality is not None
+        assert results.quality.flagged is None
+        sentence = gettext(
+            "How many evaluations were flagged is not published, to protect raters' anonymity."
+        )
+
+        (quality,) = [section for section in context.methodology if section.anchor == "quality"]
+        assert sentence in quality.paragraphs
+        assert flat(sentence) in flat(text)
+
+    def test_a_quality_count_withheld_beside_shown_ones_reads_not_published(
+        self, session: Session
+    ) -> None:
+        campaign = rated_campaign(session)
+        results = results_service.campaign_results(session, campaign, "zh_CN")
+        assert results.quality is not None
+        quality = results.quality.model_copy(
+            update={"flagged": 5, "straight_lining": None, "too_fast": 5}
+        )
+        partly = results.model_copy(update={"quality": quality})
+        context = bulletin.bulletin_context(campaign, partly)
+
+        _, text = render(partly, context)
+
+        (quality_section,) = [
+            section for section in context.methodology if section.anchor == "quality"
+        ]
+        (counts,) = [
+            paragraph
+            for paragraph in quality_section.paragraphs
+            if gettext(bulletin.NOT_PUBLISHED) in paragraph
+        ]
+        assert flat(counts) in flat(text)
         assert "None" not in text
 
     def test_nothing_withheld_says_so(self, rendered: Rendered) -> None:
@@ -270,3 +313,73 @@ class TestMissingFont:
         with pytest.raises(fonts.PdfFontMissing):
             bulletin.render_bulletin(results, context, stream)
         assert stream.getvalue() == b""
+
+
+class TestLastPlaceAndWording:
+    def test_last_place_is_one_line_per_category(self, session: Session) -> None:
+        campaign = rated_campaign(session)
+        results = results_service.campaign_results(session, campaign, "zh_CN")
+        categories = {target.category for target in results.targets}
+        assert len(categories) >= 2
+        seen: set[str] = set()
+        targets = []
+        for target in results.targets:  # the first department of each category is its last
+            targets.append(target.model_copy(update={"bottom": target.category not in seen}))
+            seen.add(target.category)
+        results = results.model_copy(update={"targets": targets})
+
+        _, text = render(results, bulletin.BulletinContext(dates="", methodology=[]))
+
+        for category in categories:
+            (last,) = [t for t in targets if t.bottom and t.category == category]
+            line = gettext(bulletin.LAST_PLACE) % {"category": category, "departments": last.name}
+            assert flat(line) in flat(text)
+        assert "本类别末位" not in text
+
+    def test_chinese_bulletin_says_danwei_not_bumen(self, rendered: Rendered) -> None:
+        _, _, _, text = rendered
+
+        assert "部门" not in text
+        assert "单位" in text
+
+
+class TestOfficialDocumentLayout:
+    def test_issuing_office_number_date_and_copies_are_printed(self, session: Session) -> None:
+        campaign = rated_campaign(session)
+        results = results_service.campaign_results(session, campaign, "zh_CN")
+        document = BulletinSettings(
+            issuing_office="某区机关作风效能评议办公室",
+            document_number="某评办〔2026〕3号",
+            issued_on=dt.date(2026, 4, 8),
+            copy_to=["区委办公室", "区政府办公室"],
+        )
+        context = bulletin.BulletinContext(dates="", methodology=[], document=document)
+
+        _, text = render(results, context)
+
+        flat_text = flat(text)
+        assert flat_text.index("某区机关作风效能评议办公室") < flat_text.index(flat(results.title))
+        assert "某评办〔2026〕3号" in flat_text
+        assert "2026年4月8日" in flat_text
+        assert (
+            flat(gettext(bulletin.COPY_TO) % {"offices": "区委办公室，区政府办公室"}) in flat_text
+        )
+
+    def test_settings_come_from_the_campaigns_results_policy(self, session: Session) -> None:
+        campaign = rated_campaign(session)
+        campaign.policy = {
+            **(campaign.policy or {}),
+            "bulletin": {"issuing_office": "评议办", "issued_on": "2026-04-08"},
+        }
+        results = results_service.campaign_results(session, campaign, "zh_CN")
+
+        context = bulletin.bulletin_context(campaign, results)
+
+        assert context.document.issuing_office == "评议办"
+        assert context.document.issued_on == dt.date(2026, 4, 8)
+        assert context.document.copy_to == []
+
+    def test_without_settings_no_masthead_is_printed(self, rendered: Rendered) -> None:
+        _, _, _, text = rendered
+
+        assert flat(gettext(bulletin.COPY_TO) % {"offices": ""}) not in flat(text)

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from app import i18n
 from app.campaigns.models import Campaign
+from app.campaigns.policy import ResultsPolicy
 from app.i18n import gettext
 from app.reports import xlsx
 from app.results import export
 from app.results import service as results_service
 from app.results.schemas import CampaignResults, PrivacyInfo
-from tests.factories import make_campaign, make_department, tally
-from tests.results.helpers import rate, rating_questionnaire
+from tests import factories
+from tests.factories import make_department
 
 THRESHOLD = 3
 FIRST, SECOND, THIRD = "市政务服务中心", "市住建局", "市市场监管局"
@@ -42,20 +43,18 @@ def rated_campaign(session: Session, *, trim_share: float = 0.2) -> Campaign:
         make_department(session, name=SECOND, category="窗口类"),
         make_department(session, name=THIRD, category="执法类"),
     ]
-    campaign = make_campaign(
+    return factories.rated_campaign(
         session,
-        questionnaire=rating_questionnaire(),
+        [
+            (0, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3), (4, None, 2)]),
+            (0, "enterprises", [(5, 3, 5)]),
+            (1, "enterprises", [(5, 3, 3), (4, 3, 3), (3, 2, 3), (5, 2, None)]),
+        ],
         groups={"citizens": 2.0, "enterprises": 1.0},
         departments=departments,
         threshold=THRESHOLD,
+        policy=ResultsPolicy(trim_share=trim_share),
     )
-    campaign.policy = {"trim_share": trim_share}
-    campaign.starts_on = None
-    rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3), (4, None, 2)], 0)
-    rate(session, campaign, "enterprises", [(5, 3, 5)], 0)
-    rate(session, campaign, "enterprises", [(5, 3, 3), (4, 3, 3), (3, 2, 3), (5, 2, None)], 1)
-    tally(session, campaign)
-    return campaign
 
 
 def rated_results(session: Session, locale: i18n.Locale = "zh_CN") -> CampaignResults:
@@ -173,7 +172,7 @@ class TestSameFiguresAsJson:
             assert row[gettext("department")].value == target.name
             assert row[gettext("category")].value == target.category
             for field, header in [
-                ("rank", "rank"),
+                ("rank", "rank in category"),
                 ("composite_score", "composite score"),
                 ("grade", "grade"),
                 ("evaluations", "evaluations"),
@@ -183,18 +182,40 @@ class TestSameFiguresAsJson:
                     getattr(target, field),
                     withheld=field in target.withheld,
                 )
-            assert (row[gettext("last place")].value is not None) == target.bottom
+            # how many the category ranks is shown on every row, ranked or not
+            check(
+                row[gettext("departments ranked in category")],
+                target.ranked_in_category,
+                withheld=False,
+            )
+            unranked = "rank" in target.withheld
+            check(
+                row[gettext("last place")],
+                gettext("last place") if target.bottom else None,
+                withheld=unranked,  # an unranked department is neither last nor not
+            )
             assert marked(row[gettext("withheld figures")], list(xlsx.RANKING_FIGURES)) == set(
                 target.withheld
-            )
+            ) | ({"bottom"} if unranked else set())
 
     def test_ranking_lists_categories_together_ranked_first(self, results: CampaignResults) -> None:
         rows = list(rows_of(sheet(workbook_of(results), xlsx.SHEET_RANKING)))
 
         categories = [row[gettext("category")].value for row in rows]
         assert categories == ["窗口类", "窗口类", "执法类"]
-        ranks = [row[gettext("rank")].value for row in rows[:2]]
+        ranks = [row[gettext("rank in category")].value for row in rows[:2]]
         assert ranks == sorted(ranks)
+
+    def test_rank_columns_hold_the_rank_and_how_many_the_category_ranks(
+        self, results: CampaignResults
+    ) -> None:
+        header, *rows = sheet(workbook_of(results), xlsx.SHEET_RANKING).iter_rows(values_only=True)
+        rank, ranked = header.index("类别内排名"), header.index("类别内参评单位数")
+
+        ranks = [(row[0], row[rank], row[ranked]) for row in rows]
+
+        assert ranks[:2] == [("窗口类", 1, 2), ("窗口类", 2, 2)]
+        assert ranks[2] == ("执法类", None, 0)  # nobody rated it: unranked, withheld
 
     def test_rater_groups(self, results: CampaignResults) -> None:
         rows = {

@@ -20,9 +20,14 @@ from app.results import attack
 from app.results.disclosure import Suppression, plan_suppression
 from app.results.tables import (
     CAMPAIGN_KEY,
+    FLAGGED_KEY,
+    STRAIGHT_LINING_KEY,
+    TOO_FAST_KEY,
     CellKey,
     CountTables,
     Relation,
+    Surroundings,
+    add_surroundings,
     answer_key,
     build_count_tables,
     group_key,
@@ -168,19 +173,83 @@ class TestUnanimity:
         )
 
     @pytest.mark.parametrize("answered", [THRESHOLD, 2 * THRESHOLD - 1])
-    def test_one_level_below_twice_threshold_withholds_the_levels(self, answered: int) -> None:
+    def test_one_level_below_twice_threshold_withholds_the_item_with_its_not_applicable(
+        self, answered: int
+    ) -> None:
         suppression = plan(self.campaign({2: answered}))
 
-        assert suppression.withheld == {
-            answer_key(1, 1, "q", level): "unanimity" for level in THREE_LEVELS
-        }
-        assert suppression.shows(answer_key(1, 1, "q", 0))
+        assert suppression.withheld == dict.fromkeys(item_keys(1, 1), "unanimity")
+        # The same cells as an item answered by fewer than the threshold: the pattern does
+        # not tell which rule withheld them.
+        too_few = plan(self.campaign({2: THRESHOLD - 1}))
+        assert set(too_few.withheld) == set(suppression.withheld)
 
     def test_one_level_at_twice_threshold_is_shown(self) -> None:
         assert plan(self.campaign({2: 2 * THRESHOLD})).withheld == {}
 
     def test_two_levels_below_twice_threshold_are_shown(self) -> None:
         assert plan(self.campaign({2: THRESHOLD, 3: 1})).withheld == {}
+
+    def test_group_whose_evaluations_all_scored_the_same_is_withheld_whole_as_if_small(
+        self,
+    ) -> None:
+        # Target 1's group 1 (8 evaluations) is marked unanimous by scoring; target 2's group 1
+        # has 4, below the threshold. Both take their answer cells, 不了解 included.
+        campaign = one_item_campaign({(1, 1): 8, (1, 2): 20, (2, 1): 4, (2, 2): 20})
+        tables = campaign.tables()
+        tables.unanimous = {group_key(1, 1)}
+
+        suppression = plan_suppression(tables, threshold=THRESHOLD, width=THRESHOLD)
+
+        assert {
+            key: suppression.withheld.get(key) for key in [group_key(1, 1), *item_keys(1, 1)]
+        } == dict.fromkeys([group_key(1, 1), *item_keys(1, 1)], "unanimity")
+        assert {
+            key: suppression.withheld.get(key) for key in [group_key(2, 1), *item_keys(2, 1)]
+        } == dict.fromkeys([group_key(2, 1), *item_keys(2, 1)], "threshold")
+        assert suppression.shows(group_key(1, 2))
+        # Each target's total would give its withheld group back: both go alike.
+        assert not suppression.shows(target_key(1))
+        assert not suppression.shows(target_key(2))
+
+
+class TestQualityCounts:
+    """Flag counts beside a campaign of 40 evaluations (two targets, two groups of 10 each)."""
+
+    @staticmethod
+    def tables_with_flags(flagged: int, straight_lining: int, too_fast: int) -> CountTables:
+        tables = one_item_campaign({(1, 1): 10, (1, 2): 10, (2, 1): 10, (2, 2): 10}).tables()
+        around = Surroundings(flagged=flagged, straight_lining=straight_lining, too_fast=too_fast)
+        return add_surroundings(tables, around, [1, 2], [1, 2])
+
+    def test_a_flag_count_of_two_is_withheld_below_a_threshold_of_five(self) -> None:
+        tables = self.tables_with_flags(flagged=2, straight_lining=2, too_fast=0)
+
+        suppression = plan_suppression(tables, threshold=THRESHOLD, width=THRESHOLD)
+
+        assert suppression.withheld == {
+            FLAGGED_KEY: "threshold",
+            STRAIGHT_LINING_KEY: "threshold",
+            TOO_FAST_KEY: "threshold",  # zero is below the threshold too
+        }
+
+    def test_flag_counts_at_the_threshold_are_shown(self) -> None:
+        tables = self.tables_with_flags(flagged=5, straight_lining=5, too_fast=5)
+
+        assert plan_suppression(tables, threshold=THRESHOLD, width=THRESHOLD).withheld == {}
+
+    def test_a_flag_count_leaving_fewer_than_the_threshold_without_it_is_withheld(
+        self,
+    ) -> None:
+        # 8 flagged, 6 of them for straight-lining: 8 − 6 = 2 would be the others.
+        tables = self.tables_with_flags(flagged=8, straight_lining=6, too_fast=8)
+
+        suppression = plan_suppression(tables, threshold=THRESHOLD, width=THRESHOLD)
+
+        assert suppression.withheld[STRAIGHT_LINING_KEY] == "remainder"
+        assert suppression.shows(FLAGGED_KEY)
+        bounds = attack.intervals(tables, set(suppression.withheld))
+        assert all(high - low >= THRESHOLD for low, high in bounds.values())
 
 
 class TestRemainder:
@@ -428,7 +497,7 @@ def primary_cells(tables: CountTables, threshold: int) -> dict[CellKey, str]:
         if relation.parent in expected or answered < threshold:
             expected.update(dict.fromkeys(relation.children, "threshold"))
         elif answered < 2 * threshold and max(levels) == answered:
-            expected.update({key: "unanimity" for key in relation.children if key[-1] != 0})
+            expected.update(dict.fromkeys(relation.children, "unanimity"))  # 不了解 too
     return expected
 
 

@@ -11,36 +11,52 @@ from app.results import export
 from app.results import service as results_service
 from app.results.schemas import (
     CampaignResults,
+    DimensionInfo,
+    DimensionResult,
     GroupResult,
     ItemInfo,
     ItemResult,
     RaterGroupInfo,
+    TargetDimension,
     TargetResult,
 )
 from app.surveys.schemas import ScaleName
-from tests.factories import make_campaign, tally
+from tests.factories import make_campaign, make_department, tally
 from tests.results.helpers import rate, rating_questionnaire
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# The columns before the answers per level ...
 FIXED_HEADER = [
     "行类型",
     "单位代码",
     "单位名称",
     "类别",
     "评议主体",
+    "维度",
     "题目编号",
     "题目",
     "评价份数",
+    "参评人数",
+    "作答数",
     "不了解",
+    "平均分",
     "得分",
+    "标准差",
+    "95% 置信区间下限",
+    "95% 置信区间上限",
     "满意度",
 ]
-WITHHELD_HEADER = "已隐藏（人数不足）"
-ITEM_WITHHELD_IN_WITHHELD_CELL = "参评人数; 不了解; 平均分; 满意度; 各等级人数"
+# ... and after them: the departments' figures, then each dimension's department figures.
+TARGET_HEADER = ["综合得分", "等次", "类别内排名", "类别内参评单位数", "末位", "计入的评议主体"]
+WITHHELD_HEADER = "不予公布"
+ITEM_WITHHELD_IN_WITHHELD_CELL = (
+    "参评人数; 不了解; 平均分; 标准差; 95% 置信区间下限; 95% 置信区间上限; 满意度; 各等级人数"
+)
+GROUP_WITHHELD_IN_WITHHELD_CELL = "评价份数; 得分; 标准差; 95% 置信区间下限; 95% 置信区间上限"
+FIVE_LEVELS = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+NUMBERED_LEVELS = ["5级", "4级", "3级", "2级", "1级"]
 
-# Column positions in every row.
-ROW_TYPE, CODE, NAME, CATEGORY, GROUP, ITEM_ID, ITEM_TEXT = range(7)
-COUNT, DONT_KNOW, SCORE, RATE = range(7, 11)
+Row = dict[str, str]  # a row by its header
 
 
 def shown_item(item: str, distribution: dict[int, int], not_applicable: int = 0) -> ItemResult:
@@ -67,6 +83,9 @@ def withheld_item(item: str) -> ItemResult:
             "respondents",
             "not_applicable",
             "mean_points",
+            "standard_deviation",
+            "ci_low",
+            "ci_high",
             "satisfaction_rate",
             "distribution",
         ],
@@ -76,14 +95,33 @@ def withheld_item(item: str) -> ItemResult:
 def sample_results(guidance_scale: ScaleName = "three_level") -> CampaignResults:
     """Two targets: D0001 with citizens shown and cadres withheld; D0002 withheld throughout.
 
-    Citizens see courtesy and speed; cadres also see guidance.
+    Citizens see courtesy and speed; cadres also see guidance. D0001's citizens have their
+    attitude dimension (courtesy) shown.
     """
     item_ids = {"citizens": ["courtesy", "speed"], "cadres": ["courtesy", "speed", "guidance"]}
     citizens_shown = GroupResult(
         rater_group="citizens",
         evaluations=6,
         score=86.5,
+        score_standard_deviation=9.5,
+        score_ci_low=76.53,
+        score_ci_high=96.47,
         withheld=[],
+        dimensions=[
+            DimensionResult(
+                dimension="attitude",
+                name="服务态度",
+                answers=5,
+                not_applicable=1,
+                mean_points=77.5,
+                standard_deviation=12.5,
+                ci_low=61.98,
+                ci_high=93.02,
+                satisfaction_rate=0.6667,
+                distribution={5: 3, 4: 1, 3: 1, 2: 0, 1: 0},
+                withheld=[],
+            )
+        ],
         items=[
             shown_item("courtesy", {5: 3, 4: 1, 3: 1, 2: 0, 1: 0}, not_applicable=1),
             ItemResult(
@@ -103,7 +141,13 @@ def sample_results(guidance_scale: ScaleName = "three_level") -> CampaignResults
             rater_group=key,
             evaluations=None,
             score=None,
-            withheld=["evaluations", "score"],
+            withheld=[
+                "evaluations",
+                "score",
+                "score_standard_deviation",
+                "score_ci_low",
+                "score_ci_high",
+            ],
             items=[withheld_item(item) for item in item_ids[key]],
         )
 
@@ -116,6 +160,7 @@ def sample_results(guidance_scale: ScaleName = "three_level") -> CampaignResults
             RaterGroupInfo(key="citizens", name="群众", weight=3.0),
             RaterGroupInfo(key="cadres", name="基层干部", weight=1.0),
         ],
+        dimensions=[DimensionInfo(id="attitude", name="服务态度")],
         items=[
             ItemInfo(
                 id="courtesy",
@@ -140,8 +185,21 @@ def sample_results(guidance_scale: ScaleName = "three_level") -> CampaignResults
                 target="D0001",
                 name="市政务服务中心",
                 category="窗口类",
+                evaluations=6,
                 composite_score=86.5,
                 composite_groups=["citizens"],
+                grade="满意",
+                rank=1,
+                ranked_in_category=1,
+                dimensions=[
+                    TargetDimension(
+                        dimension="attitude",
+                        name="服务态度",
+                        score=77.5,
+                        satisfaction_rate=0.6667,
+                        withheld=[],
+                    )
+                ],
                 withheld=[],
                 groups=[citizens_shown, withheld_group("cadres")],
             ),
@@ -149,9 +207,20 @@ def sample_results(guidance_scale: ScaleName = "three_level") -> CampaignResults
                 target="D0002",
                 name="市住建局",
                 category="综合类",
+                evaluations=None,
                 composite_score=None,
                 composite_groups=[],
-                withheld=["composite_score"],
+                ranked_in_category=0,
+                dimensions=[
+                    TargetDimension(
+                        dimension="attitude",
+                        name="服务态度",
+                        score=None,
+                        satisfaction_rate=None,
+                        withheld=["score", "satisfaction_rate"],
+                    )
+                ],
+                withheld=["evaluations", "composite_score", "grade", "rank"],
                 groups=[withheld_group("citizens"), withheld_group("cadres")],
             ),
         ],
@@ -164,21 +233,51 @@ def csv_text(results: CampaignResults) -> str:
     return stream.getvalue()
 
 
-def csv_rows(results: CampaignResults) -> list[list[str]]:
+def csv_lines(results: CampaignResults) -> list[list[str]]:
     text = csv_text(results)
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
 
 
+def csv_header(results: CampaignResults) -> list[str]:
+    return csv_lines(results)[0]
+
+
+def csv_rows(results: CampaignResults) -> list[Row]:
+    """The rows after the header, each by its header (the Chinese one by default)."""
+    header, *lines = csv_lines(results)
+    return [dict(zip(header, line, strict=True)) for line in lines]
+
+
 def row_for(
-    rows: list[list[str]], row_type: str, code: str, group: str = "", item: str = ""
-) -> list[str]:
+    rows: list[Row],
+    row_type: str,
+    code: str,
+    group: str = "",
+    item: str = "",
+    *,
+    dimension: str = "",
+) -> Row:
     (row,) = [
         row
         for row in rows
-        if (row[ROW_TYPE], row[CODE], row[GROUP], row[ITEM_ID]) == (row_type, code, group, item)
+        if (row["行类型"], row["单位代码"], row["评议主体"], row["维度"], row["题目编号"])
+        == (row_type, code, group, dimension, item)
     ]
     return row
+
+
+def figures(row: Row, first: str, last: str) -> list[str]:
+    """The cells from column ``first`` to column ``last``, both included."""
+    names = list(row)
+    return [row[name] for name in names[names.index(first) : names.index(last) + 1]]
+
+
+def filled(row: Row, first: str = "评价份数", last: str = "") -> dict[str, str]:
+    """The cells that are not empty from column ``first`` to ``last`` (or the last figure's)."""
+    names = list(row)
+    end = names.index(last) + 1 if last else -1
+    return {name: row[name] for name in names[names.index(first) : end] if row[name]}
 
 
 class TestCsvEncoding:
@@ -196,84 +295,130 @@ class TestCsvEncoding:
 
 class TestCsvHeader:
     def test_headers_are_chinese_by_default_with_numbered_levels_for_mixed_scales(self) -> None:
-        header = csv_rows(sample_results())[0]
+        header = csv_header(sample_results())
 
         assert header == [
             *FIXED_HEADER,
-            "5级",
-            "4级",
-            "3级",
-            "2级",
-            "1级",
+            *NUMBERED_LEVELS,
+            *TARGET_HEADER,
+            "服务态度 · 得分",
+            "服务态度 · 满意度",
             WITHHELD_HEADER,
         ]
 
     def test_level_columns_carry_the_scale_labels_when_every_item_shares_one_scale(self) -> None:
-        header = csv_rows(sample_results(guidance_scale="five_level"))[0]
+        header = csv_header(sample_results(guidance_scale="five_level"))
 
         assert header == [
             *FIXED_HEADER,
-            "非常满意",
-            "满意",
-            "基本满意",
-            "不满意",
-            "非常不满意",
+            *FIVE_LEVELS,
+            *TARGET_HEADER,
+            "服务态度 · 得分",
+            "服务态度 · 满意度",
             WITHHELD_HEADER,
         ]
+
+    def test_a_trimmed_score_column_only_when_the_campaign_trims(self) -> None:
+        trimmed = sample_results().model_copy(update={"trim_share": 0.1})
+
+        header = csv_header(trimmed)
+
+        assert "去极值得分" not in csv_header(sample_results())
+        assert header[header.index("去极值得分") - 1] == "95% 置信区间上限"
 
     def test_headers_follow_the_current_locale(self) -> None:
         i18n.set_locale("en")
 
-        header = csv_rows(sample_results())[0]
+        header = csv_header(sample_results())
 
         assert header[:3] == ["row type", "department code", "department"]
+        assert "rank in category" in header
         assert header[-1] == "withheld"
 
 
 class TestCsvRows:
-    def test_one_composite_row_per_target_then_one_per_group_and_per_group_item(self) -> None:
-        rows = csv_rows(sample_results())[1:]
+    def test_one_composite_row_per_target_then_per_group_its_dimensions_and_items(self) -> None:
+        lines = csv_lines(sample_results())
+        rows = csv_rows(sample_results())
 
-        keys = [(row[ROW_TYPE], row[CODE], row[GROUP], row[ITEM_ID]) for row in rows]
-        expected_per_target = [
-            ("综合", "", ""),
-            ("评议主体", "群众", ""),
-            ("题目", "群众", "courtesy"),
-            ("题目", "群众", "speed"),
-            ("评议主体", "基层干部", ""),
-            ("题目", "基层干部", "courtesy"),
-            ("题目", "基层干部", "speed"),
-            ("题目", "基层干部", "guidance"),
+        keys = [
+            (row["行类型"], row["单位代码"], row["评议主体"], row["维度"], row["题目编号"])
+            for row in rows
         ]
         assert keys == [
-            (row_type, code, group, item)
-            for code in ("D0001", "D0002")
-            for row_type, group, item in expected_per_target
+            ("综合", "D0001", "", "", ""),
+            ("评议主体", "D0001", "群众", "", ""),
+            ("维度", "D0001", "群众", "服务态度", ""),
+            ("题目", "D0001", "群众", "", "courtesy"),
+            ("题目", "D0001", "群众", "", "speed"),
+            ("评议主体", "D0001", "基层干部", "", ""),
+            ("题目", "D0001", "基层干部", "", "courtesy"),
+            ("题目", "D0001", "基层干部", "", "speed"),
+            ("题目", "D0001", "基层干部", "", "guidance"),
+            ("综合", "D0002", "", "", ""),
+            ("评议主体", "D0002", "群众", "", ""),
+            ("题目", "D0002", "群众", "", "courtesy"),
+            ("题目", "D0002", "群众", "", "speed"),
+            ("评议主体", "D0002", "基层干部", "", ""),
+            ("题目", "D0002", "基层干部", "", "courtesy"),
+            ("题目", "D0002", "基层干部", "", "speed"),
+            ("题目", "D0002", "基层干部", "", "guidance"),
         ]
-        header_length = len(csv_rows(sample_results())[0])
-        assert all(len(row) == header_length for row in rows)
+        header_length = len(lines[0])
+        assert all(len(line) == header_length for line in lines[1:])
 
     def test_rows_name_the_department_its_category_and_the_item_text(self) -> None:
         rows = csv_rows(sample_results())
 
         row = row_for(rows, "题目", "D0001", "群众", "courtesy")
 
-        assert row[NAME] == "市政务服务中心"
-        assert row[CATEGORY] == "窗口类"
-        assert row[ITEM_TEXT] == "态度热情"
+        assert row["单位名称"] == "市政务服务中心"
+        assert row["类别"] == "窗口类"
+        assert row["题目"] == "态度热情"
+        dimension = row_for(rows, "维度", "D0001", "群众", dimension="服务态度")
+        assert (dimension["题目编号"], dimension["题目"]) == ("", "")
 
     def test_shown_figures_are_written_in_their_columns(self) -> None:
         rows = csv_rows(sample_results())
 
         composite = row_for(rows, "综合", "D0001")
-        assert composite[SCORE] == "86.5"
-        assert composite[-1] == ""
+        assert composite["评价份数"] == "6"
+        assert figures(composite, "综合得分", "计入的评议主体") == [
+            "86.5",
+            "满意",
+            "1",
+            "1",
+            "",
+            "群众",
+        ]
+        assert (composite["服务态度 · 得分"], composite["服务态度 · 满意度"]) == ("77.5", "0.6667")
+        assert composite[WITHHELD_HEADER] == ""
         group = row_for(rows, "评议主体", "D0001", "群众")
-        assert (group[COUNT], group[SCORE], group[-1]) == ("6", "86.5", "")
+        assert group["评价份数"] == "6"
+        assert figures(group, "得分", "95% 置信区间上限") == ["86.5", "9.5", "76.53", "96.47"]
+        assert group[WITHHELD_HEADER] == ""
+        dimension = row_for(rows, "维度", "D0001", "群众", dimension="服务态度")
+        assert figures(dimension, "作答数", "平均分") == ["5", "1", "77.5"]
+        assert figures(dimension, "标准差", "1级") == [
+            *["12.5", "61.98", "93.02", "0.6667"],
+            *["3", "1", "1", "0", "0"],  # levels 5 to 1
+        ]
+        assert dimension[WITHHELD_HEADER] == ""
         item = row_for(rows, "题目", "D0001", "群众", "courtesy")
-        assert item[COUNT : RATE + 1] == ["6", "1", "77.5", "0.6667"]
-        assert item[RATE + 1 : -1] == ["3", "1", "1", "0", "0"]  # levels 5 to 1
-        assert item[-1] == ""
+        assert figures(item, "参评人数", "平均分") == ["6", "", "1", "77.5"]  # no 作答数 here
+        assert item["满意度"] == "0.6667"
+        assert figures(item, "5级", "1级") == ["3", "1", "1", "0", "0"]
+        assert item[WITHHELD_HEADER] == ""
+
+    def test_the_composite_row_marks_the_last_place_of_its_category(self) -> None:
+        results = sample_results()
+        results.targets[0] = results.targets[0].model_copy(
+            update={"rank": 2, "ranked_in_category": 2, "bottom": True}
+        )
+
+        composite = row_for(csv_rows(results), "综合", "D0001")
+
+        assert figures(composite, "类别内排名", "末位") == ["2", "2", "末位"]
 
     def test_three_level_distribution_goes_under_its_level_numbers(self) -> None:
         results = sample_results()
@@ -289,29 +434,30 @@ class TestCsvRows:
 
         guidance = row_for(csv_rows(results), "题目", "D0001", "基层干部", "guidance")
 
-        assert guidance[RATE + 1 : -1] == ["", "", "3", "1", "1"]  # levels 5 to 1
+        assert figures(guidance, "5级", "1级") == ["", "", "3", "1", "1"]  # levels 5 to 1
 
     def test_withheld_figures_are_blank_and_named_in_the_last_column(self) -> None:
         rows = csv_rows(sample_results())
 
         composite = row_for(rows, "综合", "D0002")
-        assert composite[SCORE] == ""
-        assert composite[-1] == "综合得分"
+        assert filled(composite) == {"类别内参评单位数": "0"}  # the category's, not withheld
+        assert composite[WITHHELD_HEADER] == (
+            "评价份数; 综合得分; 等次; 类别内排名; 末位; 服务态度 · 得分; 服务态度 · 满意度"
+        )
         group = row_for(rows, "评议主体", "D0001", "基层干部")
-        assert (group[COUNT], group[SCORE]) == ("", "")
-        assert group[-1] == "评价份数; 得分"
+        assert filled(group) == {}
+        assert group[WITHHELD_HEADER] == GROUP_WITHHELD_IN_WITHHELD_CELL
         item = row_for(rows, "题目", "D0001", "基层干部", "guidance")
-        assert item[COUNT:-1] == [""] * (len(item) - COUNT - 1)
-        assert item[-1] == ITEM_WITHHELD_IN_WITHHELD_CELL
+        assert filled(item) == {}
+        assert item[WITHHELD_HEADER] == ITEM_WITHHELD_IN_WITHHELD_CELL
 
     def test_item_with_too_few_answers_keeps_its_counts_and_blanks_the_rest(self) -> None:
         rows = csv_rows(sample_results())
 
         speed = row_for(rows, "题目", "D0001", "群众", "speed")
 
-        assert speed[COUNT : DONT_KNOW + 1] == ["6", "4"]
-        assert speed[SCORE:-1] == [""] * (len(speed) - SCORE - 1)
-        assert speed[-1] == "平均分; 满意度; 各等级人数"
+        assert filled(speed) == {"参评人数": "6", "不了解": "4"}
+        assert speed[WITHHELD_HEADER] == "平均分; 满意度; 各等级人数"
 
 
 class TestJsonExport:
@@ -337,11 +483,17 @@ class TestJsonExport:
 
 
 class TestCsvOfComputedResults:
-    def test_withheld_column_names_only_figures_the_file_has_columns_for(
+    def test_withheld_column_names_every_withheld_figure_by_its_column(
         self, session: Session
     ) -> None:
-        campaign = make_campaign(session, questionnaire=rating_questionnaire(), threshold=3)
-        rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3)])
+        campaign = make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            departments=[make_department(session), make_department(session)],
+            threshold=3,
+        )
+        rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (2, 1, 3), (4, 3, 2)])
+        rate(session, campaign, "citizens", [(4, 3, 4), (3, 2, 5), (5, 1, 3)], 1)
         rate(session, campaign, "cadres", [(3, 2, 1)])  # below the threshold: withheld
         tally(session, campaign)
         results = results_service.campaign_results(session, campaign, "zh_CN")
@@ -349,12 +501,19 @@ class TestCsvOfComputedResults:
 
         rows = csv_rows(results)
 
-        composite = row_for(rows, "综合", code)
-        # 4 evaluations of which citizens' 3 are shown would give the cadre away.
-        assert composite[COUNT] == ""
-        assert composite[SCORE] == "70.0"  # citizens only: (100 + 75 + 35) / 3
-        assert composite[-1] == "评价份数"
+        composite = row_for(rows, code=code, row_type="综合")
+        # 5 evaluations of which citizens' 4 are shown would give the cadre away.
+        assert composite["评价份数"] == ""
+        assert composite["综合得分"] == "75.0"  # citizens only: courtesy 75, speed 75
+        assert composite[WITHHELD_HEADER] == "评价份数"
         cadres = row_for(rows, "评议主体", code, "基层干部")
-        assert cadres[-1] == "评价份数; 得分"  # not its spread, which has no column
+        assert cadres[WITHHELD_HEADER] == GROUP_WITHHELD_IN_WITHHELD_CELL
+        attitude = row_for(rows, "维度", code, "基层干部", dimension="服务态度")
+        assert attitude[WITHHELD_HEADER] == (
+            "作答数; 不了解; 平均分; 标准差; 95% 置信区间下限; 95% 置信区间上限; 满意度; 各等级人数"
+        )
         item = row_for(rows, "题目", code, "基层干部", "courtesy")
-        assert item[-1] == ITEM_WITHHELD_IN_WITHHELD_CELL
+        assert item[WITHHELD_HEADER] == ITEM_WITHHELD_IN_WITHHELD_CELL
+        text = csv_text(results)
+        assert "None" not in text
+        assert "null" not in text

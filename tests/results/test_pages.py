@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from app.admission import service as admission_service
 from app.audit.models import AuditEntry
-from app.campaigns import lifecycle
 from app.campaigns.models import Campaign, CampaignStatus
 from app.departments.models import Department
-from app.middleware import LANGUAGE_COOKIE
+from app.middleware.locale import LANGUAGE_COOKIE
+from tests import factories
 from tests.console import post_form, sign_in
 from tests.factories import (
     HASHING_KEY,
@@ -26,15 +26,17 @@ from tests.factories import (
     make_campaign,
     make_department,
     make_staff,
-    tally,
 )
-from tests.results.helpers import rate, rating_questionnaire
 
 THRESHOLD = 3
 CITIZENS_SCORING_70 = [(5, 3, 1), (4, 2, 2), (2, 1, 5)]
 ENTERPRISES_SCORING_85 = [(5, 3, 3), (4, 3, 3), (3, 2, 3)]
 ONE_ENTERPRISE = [(5, 3, 5)]
 WITHHELD_MARK = '<span class="withheld"'
+# One wording for every hidden figure, whichever rule hid it.
+WITHHELD_FIGURE = (
+    f'{WITHHELD_MARK} title="withheld to protect raters\' anonymity">not published</span>'
+)
 
 
 def sign_in_as(
@@ -70,23 +72,18 @@ def rated_campaign(
     """The first target: citizens score 70, one enterprise (withheld). The second: enterprises
     score 85, no citizens (withheld). Brought to ``status`` through the campaign's lifecycle:
     closed, its ballot box counted (tallied), published."""
-    campaign = make_campaign(
+    return factories.rated_campaign(
         session,
-        questionnaire=rating_questionnaire(),
+        [
+            (0, "citizens", CITIZENS_SCORING_70),
+            (0, "enterprises", ONE_ENTERPRISE),
+            (1, "enterprises", ENTERPRISES_SCORING_85),
+        ],
         groups={"citizens": 1.0, "enterprises": 1.0},
         departments=list(targets),
         threshold=THRESHOLD,
+        status=status,
     )
-    rate(session, campaign, "citizens", CITIZENS_SCORING_70, target_index=0)
-    rate(session, campaign, "enterprises", ONE_ENTERPRISE, target_index=0)
-    rate(session, campaign, "enterprises", ENTERPRISES_SCORING_85, target_index=1)
-    if status == CampaignStatus.CLOSED:
-        lifecycle.close_campaign(session, campaign, actor="test")
-    elif status in (CampaignStatus.TALLIED, CampaignStatus.PUBLISHED):
-        tally(session, campaign)
-    if status == CampaignStatus.PUBLISHED:
-        lifecycle.publish_campaign(session, campaign, actor="test")
-    return campaign
 
 
 def table_row(html: str, header: str) -> str:
@@ -116,14 +113,17 @@ class TestTurnout:
         citizens = cells(table_row(page.text, "Citizens"))
         cadres = cells(table_row(page.text, "Cadres"))
         assert citizens[0] == "10"
-        assert WITHHELD_MARK in citizens[1]
-        assert WITHHELD_MARK in citizens[2]  # the share used is withheld with it
+        assert WITHHELD_FIGURE in citizens[1]
+        assert WITHHELD_FIGURE in citizens[2]  # the share used is withheld with it
         assert cadres[:2] == ["8", "6"]
         assert cadres[2] == "75.0%"
         total = cells(table_row(page.text, "Total"))
         assert total[0] == "18"
-        assert WITHHELD_MARK in total[1]  # 8, but with cadres' 6 it would give citizens' 2
-        assert "A number of used codes below 5 is withheld" in page.text
+        assert WITHHELD_FIGURE in total[1]  # 8, but with cadres' 6 it would give citizens' 2
+        assert (
+            "A number of used codes below 5 is not published, to protect raters' anonymity"
+            in page.text
+        )
 
     def test_figures_at_the_threshold_are_shown(self, client: TestClient, session: Session) -> None:
         campaign = make_campaign(session, threshold=5)
@@ -159,8 +159,11 @@ class TestResultsPage:
         rows = re.findall(rf'<th scope="row">{first.name}</th>(.*?)</tr>', page.text, re.S)
         by_group = cells(rows[1])
         assert by_group[:2] == ["3", "70.00"]
-        assert all(WITHHELD_MARK in cell for cell in by_group[2:4])
-        assert "Figures from fewer than 3 raters are withheld" in page.text
+        assert all(WITHHELD_FIGURE in cell for cell in by_group[2:4])
+        assert (
+            "Some figures are not published, to protect raters' anonymity: a figure from fewer "
+            "than 3 raters" in page.text
+        )
         # Item tables: courtesy answered 5, 4, 2 by citizens: 100, 80, 40 points.
         assert "73.33" in page.text
         assert "66.7%" in page.text
@@ -185,7 +188,7 @@ class TestResultsPage:
         ]
         assert f"{first.name}: 70.00" in charts[0]
         assert f"{second.name}: 85.00" in charts[0]
-        assert f"{second.name}: withheld" in charts[1]
+        assert f"{second.name}: not published" in charts[1]
         assert 'class="row withheld"' in charts[1]
 
     def test_viewing_results_is_audited(self, client: TestClient, session: Session) -> None:
@@ -298,11 +301,12 @@ class TestLiaisonResults:
             assert other.code not in page.text
         assert "85.00" not in page.text  # the other department's enterprise score
         assert "70.00" in page.text  # their own composite
-        assert WITHHELD_MARK in page.text  # their one enterprise rater is withheld
-        chart = re.findall(r"<svg .*?</svg>", page.text, re.S)
+        assert WITHHELD_FIGURE in page.text  # their one enterprise rater is withheld
+        charts = re.findall(r"<svg .*?</svg>", page.text, re.S)
+        chart = [svg for svg in charts if "Citizens" in svg]  # besides the dimension chart
         assert len(chart) == 1
         assert "Citizens: 70.00" in chart[0]
-        assert "Enterprises: withheld" in chart[0]
+        assert "Enterprises: not published" in chart[0]
 
     def test_viewing_own_results_is_audited(self, client: TestClient, session: Session) -> None:
         mine, theirs = departments(session)

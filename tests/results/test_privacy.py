@@ -24,7 +24,7 @@ from app.ballots.schemas import BallotIn, EvaluationIn
 from app.ballots.service import submit_ballot
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
-from app.campaigns.models import Campaign
+from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.policy import (
     CommentPolicy,
     PrivacyRelease,
@@ -35,9 +35,10 @@ from app.results import disclosure, privacy
 from app.results import service as results_service
 from app.results.schemas import CampaignResults
 from app.results.statistics import half_up
+from tests import factories
 from tests.factories import HASHING_KEY, issue_codes, make_campaign, make_department, tally
 from tests.public.helpers import Published, close_and_publish
-from tests.results.helpers import rate, rating_questionnaire
+from tests.results.helpers import rating_questionnaire
 
 THRESHOLD = 3
 WEIGHTS = {"citizens": 3.0, "enterprises": 1.0}
@@ -60,23 +61,27 @@ CITIZENS_WEST = [(5, 3, 5), (4, 3, 4), (3, 2, 3), (2, 1, 4), (4, 2, None)]
 ENTERPRISES_WEST = [(5, 3, 4), (4, 2, 3), (2, 2, 5), (3, 1, 4)]
 
 
-def rated_campaign(session: Session) -> Campaign:
-    campaign = make_campaign(
-        session, questionnaire=rating_questionnaire(), groups=WEIGHTS, threshold=THRESHOLD
+def rated_campaign(session: Session, status: CampaignStatus = CampaignStatus.OPEN) -> Campaign:
+    """East and west rated as above; still open unless ``status`` says otherwise."""
+    return factories.rated_campaign(
+        session,
+        [
+            (0, "citizens", CITIZENS_EAST),
+            (0, "enterprises", ENTERPRISES_EAST),
+            (1, "citizens", CITIZENS_WEST),
+            (1, "enterprises", ENTERPRISES_WEST),
+        ],
+        groups=WEIGHTS,
+        threshold=THRESHOLD,
+        status=status,
     )
-    rate(session, campaign, "citizens", CITIZENS_EAST, target_index=0)
-    rate(session, campaign, "enterprises", ENTERPRISES_EAST, target_index=0)
-    rate(session, campaign, "citizens", CITIZENS_WEST, target_index=1)
-    rate(session, campaign, "enterprises", ENTERPRISES_WEST, target_index=1)
-    return campaign
 
 
 def tallied_campaign(
     session: Session, *, enabled: bool = True, epsilon: float = 1.0, handling: str = "keep"
 ) -> Campaign:
     """The rated campaign, closed and its ballot box counted, with this release policy."""
-    campaign = rated_campaign(session)
-    tally(session, campaign)
+    campaign = rated_campaign(session, CampaignStatus.TALLIED)
     campaign_service.set_policy(
         session,
         campaign,

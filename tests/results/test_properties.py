@@ -297,6 +297,44 @@ def reference_mean(pairs: list[tuple[Fraction, Fraction]]) -> Fraction:
     )
 
 
+def reference_group_score(
+    scenario: Scenario, target_index: int, group_index: int
+) -> tuple[list[tuple[Fraction, Fraction]], Fraction | None]:
+    """A group's evaluation scores with their weights, and its exact score (their mean)."""
+    scored = [
+        (score, weight_of(scenario, evaluation))
+        for evaluation in counted(scenario, scenario.cell(target_index, group_index))
+        if (score := reference_evaluation_score(scenario.questionnaire, evaluation.answers))
+        is not None
+    ]
+    return scored, reference_mean(scored) if scored else None
+
+
+def reference_dimension(
+    scenario: Scenario, target_index: int, group_index: int, dimension: str
+) -> tuple[Fraction, Fraction]:
+    """A group's exact mean points and satisfaction rate over the answers to the scored items
+    of ``dimension`` it sees, pooled."""
+    questionnaire = scenario.questionnaire
+    items = [
+        item
+        for item in questionnaire.items_for(scenario.campaign.rater_groups[group_index].key)
+        if item.scored and item.dimension == dimension
+    ]
+    points: list[tuple[Fraction, Fraction]] = []
+    satisfied: list[tuple[Fraction, Fraction]] = []
+    for evaluation in counted(scenario, scenario.cell(target_index, group_index)):
+        weight = weight_of(scenario, evaluation)
+        for item in items:
+            level = evaluation.answers[item.id]
+            if level is None:
+                continue
+            top_levels = [choice.value for choice in item.levels][:SATISFIED_LEVEL_COUNT]
+            points.append((reference_points(questionnaire, item, level), weight))
+            satisfied.append((Fraction(int(level in top_levels)), weight))
+    return reference_mean(points), reference_mean(satisfied)
+
+
 def reference_trimmed_mean(values: list[Fraction], share: Fraction) -> Fraction:
     """Unit weights: the mean of the sorted values' step function over [s·n, n − s·n]."""
     ordered = sorted(values)
@@ -459,10 +497,13 @@ class TestWeights:
     def test_composite_is_the_weighted_mean_of_shown_group_scores_within_their_range(
         self, scenario: Scenario
     ) -> None:
-        weights = {group.key: group.weight for group in scenario.campaign.rater_groups}
+        """From the shown groups' exact scores, rounded once: not from their rounded ones."""
+        weights = {
+            group.key: Fraction(str(group.weight)) for group in scenario.campaign.rater_groups
+        }
         results = scenario.results()
 
-        for target in results.targets:
+        for target_index, target in enumerate(results.targets):
             shown = {
                 group.rater_group: group.score for group in target.groups if group.score is not None
             }
@@ -470,10 +511,14 @@ class TestWeights:
             if not shown:
                 assert target.composite_score is None
                 continue
-            reference = sum(
-                Fraction(str(weights[key])) * Fraction(str(score)) for key, score in shown.items()
-            ) / sum(Fraction(str(weights[key])) for key in shown)
-            assert target.composite_score == half_up(reference, 2)
+            exact_scores = []
+            for group_index, group in enumerate(scenario.campaign.rater_groups):
+                if group.key in shown:
+                    _, exact_score = reference_group_score(scenario, target_index, group_index)
+                    assert exact_score is not None
+                    exact_scores.append((exact_score, weights[group.key]))
+            # reference_mean weighs each group by its weight, renormalised over those shown.
+            assert target.composite_score == half_up(reference_mean(exact_scores), 2)
             assert min(shown.values()) <= target.composite_score <= max(shown.values())
 
     @PROPERTY_SETTINGS
@@ -494,25 +539,38 @@ class TestWeights:
     def test_target_dimension_scores_weigh_the_shown_group_dimension_means(
         self, scenario: Scenario
     ) -> None:
+        """From the shown groups' exact dimension figures, rounded once."""
         weights = {
             group.key: Fraction(str(group.weight)) for group in scenario.campaign.rater_groups
         }
 
-        for target in scenario.results().targets:
+        for target_index, target in enumerate(scenario.results().targets):
             for dimension in target.dimensions:
-                shown = [
-                    (weights[group.rater_group], Fraction(str(pooled.mean_points)))
-                    for group in target.groups
-                    for pooled in group.dimensions
-                    if pooled.dimension == dimension.dimension and pooled.mean_points is not None
-                ]
-                if not shown:
+                shown_means = []
+                exact: list[tuple[Fraction, tuple[Fraction, Fraction]]] = []
+                for group_index, group in enumerate(target.groups):
+                    for pooled in group.dimensions:
+                        if pooled.dimension != dimension.dimension or pooled.mean_points is None:
+                            continue
+                        shown_means.append(pooled.mean_points)
+                        exact.append(
+                            (
+                                weights[group.rater_group],
+                                reference_dimension(
+                                    scenario, target_index, group_index, dimension.dimension
+                                ),
+                            )
+                        )
+                if not exact:
                     assert dimension.score is None
                     assert dimension.withheld == ["score", "satisfaction_rate"]
                     continue
-                assert dimension.score == half_up(
-                    sum((w * v for w, v in shown), Fraction(0)) / sum(w for w, _ in shown), 2
-                )
+                score = reference_mean([(mean, weight) for weight, (mean, _) in exact])
+                rate = reference_mean([(rate, weight) for weight, (_, rate) in exact])
+                assert dimension.score == half_up(score, 2)
+                assert dimension.satisfaction_rate == half_up(rate, 4)
+                assert dimension.score is not None
+                assert min(shown_means) <= dimension.score <= max(shown_means)
 
 
 class TestGradesAndRanks:
@@ -713,6 +771,9 @@ class TestPlannedSuppression:
                     )
                     is not None
                 ]
+                # A group whose scores all agree, fewer than 2k, is withheld whole.
+                if threshold <= len(scores) < 2 * threshold:
+                    assert len(set(scores)) > 1
                 if group.score is not None:
                     assert len(scores) >= threshold
                     assert len(set(scores)) > 1 or len(scores) >= 2 * threshold
@@ -742,13 +803,9 @@ class TestFiguresAgainstReference:
             for group_index, group in enumerate(target.groups):
                 cell = counted(scenario, scenario.cell(target_index, group_index))
                 if group.score is not None:
-                    scored = [
-                        (score, weight_of(scenario, evaluation))
-                        for evaluation in cell
-                        if (score := reference_evaluation_score(questionnaire, evaluation.answers))
-                        is not None
-                    ]
-                    assert group.score == half_up(reference_mean(scored), 2)
+                    scored, exact_score = reference_group_score(scenario, target_index, group_index)
+                    assert exact_score is not None
+                    assert group.score == half_up(exact_score, 2)
                     if unit_weights and trim_share:
                         trimmed = reference_trimmed_mean([s for s, _ in scored], trim_share)
                         assert group.trimmed_score == half_up(trimmed, 2)

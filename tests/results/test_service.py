@@ -3,8 +3,9 @@
 The questionnaire has three items every rater group sees: ``courtesy`` on the five-level scale
 (100/80/60/40/20 points), ``speed`` on the three-level scale (100/70/30) and ``overall``
 (five-level) that is reported but not scored. Answers are written (courtesy, speed, overall);
-``None`` is 不了解. The disclosure threshold is 3 throughout. Ballots are submitted sealed;
-the figures are those of the evaluations the tally writes when it opens the ballot box.
+``None`` is 不了解. The disclosure threshold is 3 unless a test says otherwise. Ballots are
+submitted sealed; the figures are those of the evaluations the tally writes when it opens the
+ballot box.
 """
 
 import pytest
@@ -249,12 +250,13 @@ class TestNonScoredItems:
         self, session: Session
     ) -> None:
         campaign = new_campaign(session)
-        rate(session, campaign, "citizens", [(5, 3, 4), (None, None, 4), (None, None, 5)])
+        rate(session, campaign, "citizens", [(5, 3, 4), (4, 2, 4), (None, None, 5)])
 
         citizens = cell(session, campaign)
 
         assert citizens.evaluations == 3
-        assert citizens.score is None  # only one evaluation has a score, below the threshold
+        # Only two evaluations (scoring 100 and 75) have a score, below the threshold.
+        assert citizens.score is None
         assert citizens.withheld == SCORE_FIGURES
         assert item_result(citizens, "overall").mean_points == 86.67  # (80 + 80 + 100) / 3
 
@@ -351,6 +353,14 @@ class TestCompositeWeighting:
         assert target.withheld == []
 
 
+def rate_second_department_alike(session: Session, campaign: Campaign) -> None:
+    """Citizens and enterprises rate the second department too. With one department rated,
+    its count would be the number of ballots, which the verification page publishes, and
+    that count less the shown groups would give a withheld group's count back."""
+    rate(session, campaign, "citizens", CITIZENS_SCORING_70, target_index=1)
+    rate(session, campaign, "enterprises", ENTERPRISES_SCORING_85, target_index=1)
+
+
 class TestCompositeRenormalisation:
     def test_withheld_group_is_left_out_and_the_other_weights_renormalised(
         self, any_session: Session
@@ -359,9 +369,11 @@ class TestCompositeRenormalisation:
         rate(any_session, campaign, "citizens", CITIZENS_SCORING_70)
         rate(any_session, campaign, "enterprises", ENTERPRISES_SCORING_85)
         rate(any_session, campaign, "cadres", [(1, 1, 1)] * 2)  # would score 25
+        rate_second_department_alike(any_session, campaign)
 
         target = target_result(results_of(any_session, campaign), campaign)
 
+        assert group_result(target, "cadres").evaluations is None
         assert group_result(target, "cadres").score is None
         # (3 × 70 + 1 × 85) / (3 + 1). Over all weights: 295 / 6 = 49.17; with cadres' 25: 57.5.
         assert target.composite_score == 73.75
@@ -373,9 +385,11 @@ class TestCompositeRenormalisation:
         campaign = new_campaign(any_session, groups=THREE_GROUPS)
         rate(any_session, campaign, "citizens", CITIZENS_SCORING_70)
         rate(any_session, campaign, "enterprises", ENTERPRISES_SCORING_85[:2])
+        rate_second_department_alike(any_session, campaign)
 
         target = target_result(results_of(any_session, campaign), campaign)
 
+        assert group_result(target, "enterprises").evaluations is None
         assert target.composite_score == 70.0
         assert target.composite_groups == ["citizens"]
 
@@ -385,7 +399,8 @@ class TestCompositeRenormalisation:
         campaign = new_campaign(session, groups=THREE_GROUPS)
         rate(session, campaign, "citizens", CITIZENS_SCORING_70)
         rate(session, campaign, "enterprises", ENTERPRISES_SCORING_85)
-        rate(session, campaign, "cadres", [(1, 1, 1), (None, None, 1), (None, None, 1)])
+        # Two evaluations have a score (25 and 55), fewer than the threshold; one has none.
+        rate(session, campaign, "cadres", [(1, 1, 1), (2, 2, 1), (None, None, 1)])
 
         target = target_result(results_of(session, campaign), campaign)
 
@@ -438,25 +453,70 @@ class TestRoundingIsHalfUp:
 
 
 class TestUnanimity:
-    def test_answers_all_at_one_level_from_fewer_than_2k_raters_are_withheld(
-        self, session: Session
+    """A group whose evaluations all score the same, fewer than 2k = 6 of them, is withheld
+    whole, its count included: its score (or its items, whose means give the score back)
+    would tell how each rater rated, and withholding only the score beside the count and the
+    items would tell that they all agree."""
+
+    @pytest.mark.parametrize(
+        "answer_sets",
+        [
+            # Every answer the same: (80 + 70) / 2 = 75 each.
+            [(4, 2, 3)] * 5,
+            # Answers differ, scores do not: (100 + 30) / 2 = (60 + 70) / 2 = 65 each.
+            [(5, 1, 4), (3, 2, 4), (5, 1, 2), (3, 2, 5), (5, 1, 1)],
+        ],
+    )
+    def test_group_scoring_alike_below_2k_is_withheld_exactly_as_a_group_below_the_threshold(
+        self, session: Session, answer_sets: list[tuple[Level, Level, Level]]
     ) -> None:
+        alike, small = (make_department(session, name=name) for name in ("区民政局", "区教育局"))
+        campaign = make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            groups={"citizens": 1.0},
+            departments=[alike, small],
+            threshold=THRESHOLD,
+        )
+        rate(session, campaign, "citizens", answer_sets, target_index=0)
+        rate(session, campaign, "citizens", CITIZENS_SCORING_70[:2], target_index=1)
+        tally(session, campaign)
+
+        results = results_service.campaign_results(session, campaign, "en")
+
+        citizens = group_result(target_result(results, campaign, 0), "citizens")
+        assert citizens.evaluations is None
+        assert citizens.score is None
+        assert citizens.withheld == ["evaluations", *SCORE_FIGURES]
+        for item in citizens.items:
+            assert item.withheld == ITEM_FIGURES
+        # The same null figures as the second department's two citizens, below the threshold,
+        assert citizens == group_result(target_result(results, campaign, 1), "citizens")
+        # and the same lines in plain words.
+        reason = "(withheld to protect raters' anonymity)"
+        assert f"区民政局 · Citizens: all figures {reason}" in results.withheld_figures
+        assert lines_about(results, "区民政局") == [
+            line.replace("区教育局", "区民政局") for line in lines_about(results, "区教育局")
+        ]
+
+    def test_group_scoring_alike_from_2k_on_is_shown(self, session: Session) -> None:
         campaign = new_campaign(session)
-        rate(session, campaign, "citizens", [(4, 2, 3)] * 5)
+        rate(session, campaign, "citizens", [(4, 2, 3)] * 6)
 
         citizens = cell(session, campaign)
 
-        assert citizens.evaluations == 5
-        for item in citizens.items:
-            assert item.respondents == 5
-            assert item.not_applicable == 0  # the 不了解 count stays shown
-            assert item.withheld == ANSWERED_FIGURES
-        # Every evaluation scores (80 + 70) / 2 = 75: the score would tell each rater's.
-        assert citizens.score is None
-        assert citizens.withheld == SCORE_FIGURES
-        assert [dimension.withheld for dimension in citizens.dimensions] == [
-            ["answers", "not_applicable", *ANSWERED_FIGURES]
-        ] * 2
+        assert citizens.evaluations == 6
+        assert citizens.score == 75.0
+        assert citizens.withheld == []
+
+
+def lines_about(results: CampaignResults, department: str) -> list[str]:
+    """The plain-words lines of withheld figures that name ``department``."""
+    return [
+        line
+        for line in results.withheld_figures
+        if line.startswith((f"{department} ", f"{department}:"))
+    ]
 
 
 def rate_hand_worked_campaign(session: Session) -> Campaign:
@@ -582,20 +642,22 @@ class TestHandWorkedCampaign:
         assert (speed.mean_points, speed.standard_deviation) == (90.0, 17.32)
         assert (speed.ci_low, speed.ci_high, speed.satisfaction_rate) == (46.97, 133.03, 1.0)
         assert speed.distribution == {3: 2, 2: 1, 1: 0}
-        # Overall: all three at level 3, fewer than 2k: unanimous, withheld (不了解 stays).
+        # Overall: all three at level 3, fewer than 2k: unanimous, withheld with its 不了解
+        # count, as an item answered by fewer than the threshold is.
         overall = item_result(enterprises, "overall")
-        assert (overall.respondents, overall.not_applicable) == (3, 0)
-        assert overall.withheld == ANSWERED_FIGURES
+        assert (overall.respondents, overall.not_applicable) == (3, None)
+        assert overall.withheld == ["not_applicable", *ANSWERED_FIGURES]
         assert enterprises.dimensions[0].mean_points == 80.0  # overall is not pooled
 
-        # The department: (3 × 70 + 1 × 85) / 4; dimensions weighted alike.
+        # The department, from the groups' exact figures: (3 × 70 + 1 × 85) / 4; dimensions
+        # weighted alike.
         assert first.evaluations == 8
         assert first.composite_score == 73.75
         assert first.composite_groups == ["citizens", "enterprises"]
         assert first.grade == "基本满意"  # 60 ≤ 73.75 < 75
         assert [(d.dimension, d.score, d.satisfaction_rate) for d in first.dimensions] == [
-            ("attitude", 76.25, 0.7292),  # (3 × 75 + 80) / 4; (3 × 0.75 + 0.6667) / 4
-            ("efficiency", 78.0, 0.85),  # (3 × 74 + 90) / 4; (3 × 0.8 + 1) / 4
+            ("attitude", 76.25, 0.7292),  # (3 × 75 + 80) / 4; (3 × 3/4 + 2/3) / 4 = 35/48
+            ("efficiency", 78.0, 0.85),  # (3 × 74 + 90) / 4; (3 × 4/5 + 1) / 4
         ]
         assert first.withheld == []
 
@@ -604,8 +666,9 @@ class TestHandWorkedCampaign:
 
         results = results_of(any_session, campaign)
 
-        # A (3 × 70 + 85) / 4 = 73.75; B (3 × 75 + 70) / 4 = 73.75; C 80;
-        # D (3 × 51.67 + 45) / 4 = 50.00; E (3 × 70 + 85) / 4 = 73.75, alone in its category.
+        # From the groups' exact scores: A (3 × 70 + 85) / 4 = 73.75; B (3 × 75 + 70) / 4 =
+        # 73.75; C 80; D (3 × 155/3 + 45) / 4 = 50 (citizens show 51.67, the composite does
+        # not use it); E (3 × 70 + 85) / 4 = 73.75, alone in its category.
         assert [
             (t.composite_score, t.grade, t.rank, t.ranked_in_category, t.bottom)
             for t in results.targets
@@ -643,18 +706,27 @@ class TestHandWorkedCampaign:
             ("efficiency", "办事效率"),
         ]
         assert results.quality is not None
+        # Nothing was flagged: a count of 0 is below the threshold, so the flag counts are
+        # withheld like any other count; the evaluations stored go with the campaign's count.
         assert results.quality.model_dump() == {
             "handling": "keep",
             "down_weight": None,
-            "straight_lining": 0,
-            "too_fast": 0,
-            "flagged": 0,
+            "straight_lining": None,
+            "too_fast": None,
+            "flagged": None,
             "evaluations": 32,
         }
         assert results.privacy is None
-        # Only the two unanimous "overall" items of enterprises are withheld.
-        assert len(results.withheld_figures) == 2
-        assert results.withheld_figures[0].startswith("区政务服务中心 · 企业 · 总体印象")
+        # Only the two unanimous "overall" items of enterprises are withheld, each with its
+        # 不了解 count: two lines each, as for an item answered by fewer than the threshold;
+        # and the flag counts, in one line.
+        assert [line.split("：")[0].split("（")[0] for line in results.withheld_figures] == [
+            "区政务服务中心 · 企业 · 总体印象",
+            "区政务服务中心 · 企业 · 总体印象",
+            "区市场监管局 · 企业 · 总体印象",
+            "区市场监管局 · 企业 · 总体印象",
+            "被标记为低质量的评价份数",
+        ]
 
 
 def flag_lowest_answers(session: Session, campaign: Campaign) -> None:
@@ -674,14 +746,23 @@ class TestQualityPolicy:
     """Four citizens scoring 100, 90, 75, 55 and two straight-liners scoring (20 + 30) / 2."""
 
     @pytest.mark.parametrize(
-        ("handling", "evaluations", "score", "courtesy_mean", "courtesy_rate", "lowest_level"),
+        (
+            "handling",
+            "evaluations",
+            "score",
+            "courtesy_mean",
+            "courtesy_rate",
+            "lowest_level",
+            "stored",
+        ),
         [
             # 370 / 6; courtesy (100 + 80 + 80 + 40 + 20 + 20) / 6, 3 of 6 satisfied
-            ("keep", 6, 61.67, 56.67, 0.5, 2),
+            ("keep", 6, 61.67, 56.67, 0.5, 2, 12),
             # (320 + ½ × 50) / 5; courtesy (300 + ½ × 40) / 5, 3 of 5 satisfied
-            ("down_weight", 6, 69.0, 64.0, 0.6, 2),
-            # 320 / 4; courtesy 300 / 4, 3 of 4
-            ("exclude", 4, 80.0, 75.0, 0.75, 0),
+            ("down_weight", 6, 69.0, 64.0, 0.6, 2, 12),
+            # 320 / 4; courtesy 300 / 4, 3 of 4. The 12 stored would leave 2 beside the 10
+            # counted: the flagged count again, so it is withheld.
+            ("exclude", 4, 80.0, 75.0, 0.75, 0, None),
         ],
     )
     def test_flagged_evaluations_are_kept_down_weighted_or_excluded(
@@ -693,12 +774,15 @@ class TestQualityPolicy:
         courtesy_mean: float,
         courtesy_rate: float,
         lowest_level: int,
+        stored: int | None,
     ) -> None:
+        # A second department, rated by six other ballots, none flagged: with one department
+        # alone, the ballots counted less its evaluations counted would be the flagged count.
         campaign = make_campaign(
             session,
             questionnaire=rating_questionnaire(),
             groups={"citizens": 1.0},
-            departments=[make_department(session)],
+            departments=[make_department(session), make_department(session, name="区教育局")],
             threshold=THRESHOLD,
         )
         policy = QualityPolicy.model_validate({"handling": handling, "down_weight": 0.5})
@@ -709,6 +793,7 @@ class TestQualityPolicy:
             "citizens",
             [(5, 3, 5), (4, 3, 4), (4, 2, 4), (2, 2, 2), (1, 1, 1), (1, 1, 1)],
         )
+        rate(session, campaign, "citizens", CITIZENS_SCORING_70 * 2, target_index=1)
         tally(session, campaign)
         flag_lowest_answers(session, campaign)
 
@@ -723,14 +808,16 @@ class TestQualityPolicy:
         assert courtesy.satisfaction_rate == courtesy_rate
         # Distributions stay numbers of evaluations, weighted or not.
         assert courtesy.distribution == {5: 1, 4: 2, 3: 0, 2: 1, 1: lowest_level}
-        assert results.evaluations == evaluations
+        assert results.evaluations == evaluations + 6
+        # 2 flagged (both straight-lining, one too fast): each count is below the threshold
+        # of 3, so each is withheld like any other count.
         assert results.quality == QualitySummary(
             handling=handling,
             down_weight=0.5 if handling == "down_weight" else None,
-            straight_lining=2,
-            too_fast=1,
-            flagged=2,
-            evaluations=6,
+            straight_lining=None,
+            too_fast=None,
+            flagged=None,
+            evaluations=stored,
         )
 
     def test_down_weighted_spread_uses_reliability_weights(self, session: Session) -> None:
@@ -757,6 +844,67 @@ class TestQualityPolicy:
         # 100, 80, 80, 40 at weight 1, 20 and 20 at ½: mean 64; Σw(x − 64)² = 4320 over
         # V1 − V2/V1 = 5 − 4.5/5 = 4.1.
         assert courtesy.standard_deviation == 32.46
+
+
+class TestQualityCounts:
+    """Flag counts are counts of raters like any other: shown from the threshold on, and
+    only when they leave none, or at least the threshold, without them."""
+
+    @staticmethod
+    def campaign(session: Session, threshold: int) -> Campaign:
+        return make_campaign(
+            session,
+            questionnaire=rating_questionnaire(),
+            groups={"citizens": 1.0},
+            departments=[make_department(session)],
+            threshold=threshold,
+        )
+
+    def test_a_flag_count_of_two_is_withheld_with_a_threshold_of_five(
+        self, session: Session
+    ) -> None:
+        campaign = self.campaign(session, threshold=5)
+        rate(session, campaign, "citizens", [*CITIZENS_SCORING_70, *WITH_DONT_KNOW])
+        rate(session, campaign, "citizens", [(1, 1, 1), (1, 1, 1)])
+        tally(session, campaign)
+        flag_lowest_answers(session, campaign)
+
+        results = results_of(session, campaign)
+
+        assert results.evaluations == 9
+        assert results.quality is not None
+        assert results.quality.flagged is None  # 2 < 5
+        assert results.quality.straight_lining is None  # 2 < 5
+        assert results.quality.too_fast is None  # 1 < 5
+        assert results.quality.evaluations == 9
+
+    def test_flag_counts_at_the_threshold_are_shown(self, session: Session) -> None:
+        campaign = self.campaign(session, threshold=THRESHOLD)
+        rate(session, campaign, "citizens", [*CITIZENS_SCORING_70, *ENTERPRISES_SCORING_85])
+        rate(session, campaign, "citizens", [(1, 1, 1)] * 3)
+        tally(session, campaign)
+        flagged = session.scalars(
+            select(Evaluation).where(
+                Evaluation.campaign_id == campaign.id, Evaluation.answers == "111"
+            )
+        ).all()
+        for evaluation in flagged:
+            evaluation.quality_flags = STRAIGHT_LINING | TOO_FAST
+        session.flush()
+
+        results = results_of(session, campaign)
+
+        # 3 of 9 flagged, all for both reasons: every count reaches 3, and leaves 6 or none
+        # beside it.
+        assert results.quality is not None
+        assert results.quality.model_dump() == {
+            "handling": "keep",
+            "down_weight": None,
+            "straight_lining": 3,
+            "too_fast": 3,
+            "flagged": 3,
+            "evaluations": 9,
+        }
 
 
 class TestWithheldFiguresInPlainWords:
