@@ -9,6 +9,9 @@ from app.campaigns import models as campaign_models
 from app.comments import models as comment_models
 from app.credentials import models as credential_models
 from app.departments import models as department_models
+from app.inspections import models as inspection_models
+from app.ops import models as ops_models
+from app.rectification import models as rectification_models
 from app.surveys import models as survey_models
 
 __all__ = [
@@ -21,5 +24,8 @@ __all__ = [
     "comment_models",
     "credential_models",
     "department_models",
+    "inspection_models",
+    "ops_models",
+    "rectification_models",
     "survey_models",
 ]

@@ -10,9 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from app.accounts.web import console_permissions
 from app.errors import PingyiError
 from app.i18n import N_, gettext
-from app.middleware import is_staff_path, security_headers
+from app.middleware.paths import is_staff_path
+from app.middleware.security_headers import security_headers
 from app.templating import render
 
 log = logging.getLogger("pingyi.errors")
@@ -55,8 +57,17 @@ def _is_api(request: Request) -> bool:
 
 
 def _error_page(request: Request, status_code: int, message: str) -> Response:
-    template = "admin/error.html" if is_staff_path(request.url.path) else "error.html"
-    return render(request, template, {"message": message}, status_code=status_code)
+    if not is_staff_path(request.url.path):
+        return render(request, "error.html", {"message": message}, status_code=status_code)
+    # Inside the console's layout, its navigation kept for a signed-in user (403, 409…).
+    staff = getattr(request.state, "console_staff", None)
+    context = {
+        "message": message,
+        "staff": staff,
+        "can": console_permissions(staff.role if staff is not None else None),
+        "switch_path": request.url.path,
+    }
+    return render(request, "admin/error.html", context, status_code=status_code)
 
 
 async def handle_domain_error(request: Request, error: Exception) -> Response:
@@ -64,13 +75,25 @@ async def handle_domain_error(request: Request, error: Exception) -> Response:
         raise error
     headers = _retry_after(error)
     if _is_api(request):
-        return JSONResponse(error.as_body(), status_code=error.status_code, headers=headers)
+        return _closing_if_failed(
+            JSONResponse(error.as_body(), status_code=error.status_code, headers=headers)
+        )
     if error.code == "not_signed_in" and is_staff_path(request.url.path):
-        target = request.url.path if request.method == "GET" else "/admin"
-        return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
+        target = "/admin"
+        if request.method == "GET":  # the page asked for, with its query (?ref=…&group=…)
+            query = request.url.query
+            target = f"{request.url.path}?{query}" if query else request.url.path
+        return RedirectResponse(f"/admin/login?next={quote(target, safe='/')}", status_code=303)
     page = _error_page(request, error.status_code, error.translated())
     page.headers.update(headers or {})
-    return page
+    return _closing_if_failed(page)
+
+
+def _closing_if_failed(response: Response) -> Response:
+    """Every 500 says ``Connection: close`` (see :func:`handle_unexpected_error`)."""
+    if response.status_code == 500:
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _retry_after(error: PingyiError) -> dict[str, str] | None:
@@ -121,11 +144,13 @@ async def handle_http_error(request: Request, error: Exception) -> Response:
     )
     if _is_api(request):
         body = {"error": {"code": f"http_{error.status_code}", "message": message}}
-        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+        return _closing_if_failed(
+            JSONResponse(body, status_code=error.status_code, headers=error.headers)
+        )
     page = _error_page(request, error.status_code, message)
     for name, value in (error.headers or {}).items():  # Allow on a 405 (RFC 9110)
         page.headers[name] = value
-    return page
+    return _closing_if_failed(page)
 
 
 def _body_unreadable(error: HTTPException) -> bool:
@@ -146,7 +171,13 @@ def _invalid_json_response() -> JSONResponse:
 
 async def handle_unexpected_error(request: Request, error: Exception) -> Response:
     """Starlette sends this answer from outside every middleware, so it carries the security
-    headers itself."""
+    headers itself.
+
+    It also says ``Connection: close``. Starlette raises the error again once the answer is
+    sent, and uvicorn then closes the connection: a client told nothing would send its next
+    request down a kept-alive connection that is closing, and see it reset instead of
+    answered. Told, it opens a new one.
+    """
     message = gettext("Something went wrong on our side. Please try again in a moment.")
     response: Response
     if _is_api(request):
@@ -155,7 +186,7 @@ async def handle_unexpected_error(request: Request, error: Exception) -> Respons
     else:
         response = _error_page(request, 500, message)
     response.raw_headers.extend(security_headers(request.scope))
-    return response
+    return _closing_if_failed(response)
 
 
 def install(app: FastAPI) -> None:

@@ -18,9 +18,11 @@ _test_var_dir = Path(tempfile.mkdtemp(prefix="pingyi-test-"))
 os.environ["PINGYI_VAR_DIR"] = str(_test_var_dir)
 os.environ["PINGYI_DATABASE_URL"] = f"sqlite:///{_test_var_dir / 'app.db'}"
 os.environ["PINGYI_SECRET_KEY"] = "test-secret-key"
+os.environ["PINGYI_HIGH_WATER_SECONDS"] = "0"  # no background recording in tests
 os.environ.pop("PINGYI_ENV", None)
 os.environ.pop("PINGYI_DISCLOSURE_THRESHOLD", None)
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
@@ -159,15 +161,47 @@ def make_client(session: Session) -> TestClient:
     return TestClient(app, raise_server_exceptions=True)
 
 
+SERVER_ERROR_MARKER = "server_error"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SERVER_ERROR_MARKER}: the test expects a 5xx answer from the ``client`` fixture",
+    )
+
+
+def fail_on_server_errors(client: TestClient, request: pytest.FixtureRequest) -> None:
+    """Fail the test at any 5xx answer, unless it is marked ``server_error``.
+
+    An exception raised in a route already fails the test (``raise_server_exceptions``);
+    this catches a 5xx the app answers without one (an error handler's page, a 503), which
+    a test that never looks at the status would otherwise pass over.
+    """
+    if request.node.get_closest_marker(SERVER_ERROR_MARKER) is not None:
+        return
+
+    def check(response: httpx.Response) -> None:
+        if response.status_code >= 500:
+            pytest.fail(
+                f"{response.request.method} {response.request.url.path} answered "
+                f"{response.status_code}; mark the test {SERVER_ERROR_MARKER} if it expects one"
+            )
+
+    client.event_hooks["response"].append(check)
+
+
 @pytest.fixture
-def client(session: Session) -> Iterator[TestClient]:
+def client(session: Session, request: pytest.FixtureRequest) -> Iterator[TestClient]:
     with make_client(session) as test_client:
+        fail_on_server_errors(test_client, request)
         yield test_client
 
 
 @pytest.fixture
-def any_client(any_session: Session) -> Iterator[TestClient]:
+def any_client(any_session: Session, request: pytest.FixtureRequest) -> Iterator[TestClient]:
     with make_client(any_session) as test_client:
+        fail_on_server_errors(test_client, request)
         yield test_client
 
 
@@ -187,3 +221,16 @@ def _cheap_password_hashing() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_failures() -> Iterator[None]:
+    """Failed sign-ins are counted per name in process memory: each test starts with none."""
+    from app.accounts import service as account_service
+    from app.credentials import roster
+
+    account_service.login_failures.clear()
+    roster.login_failures.clear()
+    yield
+    account_service.login_failures.clear()
+    roster.login_failures.clear()

@@ -17,6 +17,7 @@ def alembic_config(engine: Engine, connection: object) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["configure_logging"] = False
     config.attributes["connection"] = connection
+    config.attributes["destroy_data"] = True  # the round trips drop everything on purpose
     return config
 
 

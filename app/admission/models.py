@@ -1,7 +1,7 @@
 import datetime as dt
 import enum
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, func
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, string_enum
@@ -26,6 +26,8 @@ class CodeBatch(Base):
     target_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_targets.id"))
     size: Mapped[int]
     revoked: Mapped[bool] = mapped_column(default=False)
+    # Usable only once its slips and code file are written (``pingyi codes issue``).
+    ready: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -34,7 +36,7 @@ class CodeBatch(Base):
 class AdmissionCode(Base):
     """One admission code (评议码), stored only as its keyed hash.
 
-    Deliberately no timestamps and no sequence: see DESIGN.md, rule 3. Without a rowid
+    Deliberately no timestamps and no sequence: see privacy rule 3. Without a rowid
     (SQLite) the table is kept in hash order, which says nothing about issue or use order.
     """
 

@@ -30,6 +30,7 @@ from app.errors import InvalidInput, PingyiError
 from app.i18n import N_
 from app.reports import slips as slip_reports
 from app.reports.slips import Slip
+from app.split import links as split_links
 
 router = APIRouter(prefix="/admin/campaigns/{slug}/codes", include_in_schema=False)
 
@@ -128,14 +129,29 @@ def download(
     slug: str,
     batch_id: int,
     fmt: DownloadFormat,
+    take_over: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     """The file itself; a refused download answers with the batch list and the reason.
 
     The refusal is a page, not an error, so the transaction commits: a refused take of an
-    expired batch deletes its codes, and that must hold.
+    expired batch deletes its codes, and that must hold. Only the account that issued the
+    batch may take its files; another answers a confirmation first (``take_over=yes``), and
+    taking it over is audited.
     """
     campaign = campaign_service.get_campaign(session, slug)
     summary = pending_codes.batch_summary(session, campaign, batch_id)
+    issuer = audit_service.actor_of(
+        session, action="codes_issue", object=f"campaign:{campaign.slug}", batch=batch_id
+    )
+    taking_over = issuer is not None and issuer != staff.username
+    if taking_over and take_over != "yes":
+        return render_admin(
+            request,
+            "admin/codes/take_over.html",
+            staff,
+            {"campaign": campaign, "summary": summary, "fmt": fmt, "issuer": issuer},
+            status_code=403,
+        )
     try:
         codes = pending_codes.take_codes(session, campaign, batch_id, fmt, pending_key)
     except pending_codes.CodesUnavailable as refusal:
@@ -157,6 +173,14 @@ def download(
         object=f"campaign:{campaign.slug}",
         detail={"batch": batch_id, "format": fmt.value},
     )
+    if taking_over:
+        audit_service.record(
+            session,
+            actor=staff.username,
+            action="codes_download_override",
+            object=f"campaign:{campaign.slug}",
+            detail={"batch": batch_id, "format": fmt.value, "issued_by": issuer},
+        )
     file_name = f"codes-{campaign.slug}-{batch_id}.{fmt.value}"
     return Response(
         body,
@@ -271,7 +295,7 @@ def _slips_pdf(campaign: Campaign, summary: pending_codes.BatchSummary, codes: l
             )
             for code in codes
         ],
-        base_url=get_settings().public_base_url,
+        base_url=split_links.rating_base_url(),  # an issuer's slips send raters to the collector
         stream=stream,
     )
     return stream.getvalue()

@@ -30,6 +30,7 @@ from app.errors import (
     NotFound,
 )
 from app.i18n import N_
+from app.reports.cells import csv_row
 from app.surveys.schemas import Item, Questionnaire
 
 MAX_BATCH_SIZE = 200_000
@@ -68,8 +69,14 @@ def issue_codes(
     group_key: str,
     count: int,
     target_code: str | None = None,
+    ready: bool = True,
 ) -> IssuedBatch:
-    """Create a batch of ``count`` new codes; only their keyed hashes are stored."""
+    """Create a batch of ``count`` new codes; only their keyed hashes are stored.
+
+    A batch made with ``ready=False`` admits no one until :func:`mark_batch_ready`: the
+    command line commits the codes first and writes their only copy (slips, a CSV file)
+    afterwards, so an interrupted command must not leave codes that work but nobody holds.
+    """
     if campaign.status not in ISSUABLE_STATUSES:
         raise InvalidInput(
             N_("Codes can be issued only while a campaign is a draft or open."), field="campaign"
@@ -80,7 +87,7 @@ def issue_codes(
             field="count",
             maximum=MAX_BATCH_SIZE,
         )
-    group = _rater_group(campaign, group_key)
+    group = campaign_service.rater_group(campaign, group_key)
     target = _target(campaign, target_code) if target_code else None
 
     batch = CodeBatch(
@@ -88,6 +95,7 @@ def issue_codes(
         rater_group_id=group.id,
         target_id=target.id if target else None,
         size=count,
+        ready=ready,
     )
     session.add(batch)
     session.flush()
@@ -146,7 +154,7 @@ def write_codes_csv(issued: IssuedBatch, stream: TextIO) -> None:
     writer = csv.writer(stream)
     writer.writerow(CODES_CSV_HEADER)
     scope = (issued.campaign_slug, issued.rater_group_key, issued.target_code or "")
-    writer.writerows((*scope, code) for code in issued.codes)
+    writer.writerows(csv_row((*scope, code)) for code in issued.codes)
 
 
 def list_batches(session: Session, campaign: Campaign) -> Sequence[CodeBatch]:
@@ -155,21 +163,33 @@ def list_batches(session: Session, campaign: Campaign) -> Sequence[CodeBatch]:
     ).all()
 
 
+def mark_batch_ready(session: Session, campaign: Campaign, batch_id: int) -> None:
+    """Let a batch's codes admit, once their only copy has been written out."""
+    batch = _campaign_batch(session, campaign, batch_id)
+    batch.ready = True
+    session.flush()
+
+
 def revoke_batch(session: Session, campaign: Campaign, batch_id: int) -> None:
     """Revoke a batch's unused codes; used codes stay used.
 
     Deliberately returns nothing: how many codes were still unused is the batch's size minus
     its turnout, which may be below the disclosure threshold.
     """
-    batch = session.get(CodeBatch, batch_id)
-    if batch is None or batch.campaign_id != campaign.id:
-        raise NotFound(name=f"{campaign.slug}/batch {batch_id}")
+    batch = _campaign_batch(session, campaign, batch_id)
     batch.revoked = True
     session.execute(
         update(AdmissionCode)
         .where(AdmissionCode.batch_id == batch.id, AdmissionCode.status == CodeStatus.UNUSED)
         .values(status=CodeStatus.REVOKED)
     )
+
+
+def _campaign_batch(session: Session, campaign: Campaign, batch_id: int) -> CodeBatch:
+    batch = session.get(CodeBatch, batch_id)
+    if batch is None or batch.campaign_id != campaign.id:
+        raise NotFound(name=f"{campaign.slug}/batch {batch_id}")
+    return batch
 
 
 def code_hash(hashing_key: bytes, code_text: str) -> bytes:
@@ -188,9 +208,47 @@ def check_code(session: Session, hashing_key: bytes, code_text: str) -> Admissio
         )
     ).one_or_none()
     if row is None:
-        raise CodeUnknown(field="code")
+        older = previous_code_hash(session.connection(), code_text)
+        if older is None:
+            raise CodeUnknown(field="code")
+        return check_code_hash(session, older)
     _refuse_status(row.status)
     return _admission_for_batch(session, row.batch_id)
+
+
+def check_code_hash(session: Session, hashed: bytes) -> Admission:
+    """:func:`check_code` for a code's stored hash."""
+    row = session.execute(
+        select(AdmissionCode.status, AdmissionCode.batch_id).where(
+            AdmissionCode.code_hash == hashed
+        )
+    ).one()
+    _refuse_status(row.status)
+    return _admission_for_batch(session, row.batch_id)
+
+
+def previous_code_hash(connection: Connection, code_text: str) -> bytes | None:
+    """After a miss under the current secret: the code's stored hash under one of the
+    previous secrets (``PINGYI_PREVIOUS_SECRET_KEYS``, kept after a rotation), if any.
+
+    Codes are stored only as keyed hashes, so rotating the secret cannot re-key them; codes
+    issued before a rotation are found here. Only a miss pays for it: one lookup per
+    previous secret.
+    """
+    from app.config import get_settings
+
+    previous = get_settings().previous_secrets()
+    if not previous:
+        return None
+    try:
+        normalized = codes.normalize(code_text)
+    except codes.MalformedCode:
+        return None
+    for secret in previous:
+        hashed = codes.keyed_hash(codes.hashing_key(secret), normalized)
+        if connection.execute(_CODE_STATUS, {"hashed": hashed}).first() is not None:
+            return hashed
+    return None
 
 
 def use_code(session: Session, hashing_key: bytes, code_text: str) -> Admission:
@@ -199,7 +257,7 @@ def use_code(session: Session, hashing_key: bytes, code_text: str) -> Admission:
     See :func:`redeem_code` for the exactly-once rule; this variant loads the campaign, rater
     group and targets as objects, for callers that show them.
     """
-    batch_id = _mark_used(session.connection(), code_hash(hashing_key, code_text))
+    batch_id = _mark_used(session.connection(), code_hash(hashing_key, code_text), code_text)
     return _admission_for_batch(session, batch_id)
 
 
@@ -225,16 +283,27 @@ class CodeAdmission:
 
 # The ballot path's statements, built once: building one per request costs more CPU than the
 # database spends running it. SQLAlchemy compiles each once; psycopg prepares it on the server.
+# A code admits only once its batch is ready (its slips and file are written); the batch is
+# looked up by primary key inside the same UPDATE, so the ballot path stays one statement.
+# A code of a batch that is not ready is unknown: nobody was meant to hold it.
+_BATCH_IS_READY = (
+    select(CodeBatch.id)
+    .where(CodeBatch.id == AdmissionCode.batch_id, CodeBatch.ready.is_(True))
+    .exists()
+)
 _MARK_USED = (
     update(AdmissionCode)
     .where(
         AdmissionCode.code_hash == bindparam("hashed"),
         AdmissionCode.status == CodeStatus.UNUSED,
+        _BATCH_IS_READY,
     )
     .values(status=CodeStatus.USED)
     .returning(AdmissionCode.batch_id)
 )
-_CODE_STATUS = select(AdmissionCode.status).where(AdmissionCode.code_hash == bindparam("hashed"))
+_CODE_STATUS = select(AdmissionCode.status).where(
+    AdmissionCode.code_hash == bindparam("hashed"), _BATCH_IS_READY
+)
 # One row per named department the batch admits (or one row with no target): the batch, its
 # campaign, rater group and tally key, and the targets, in one round trip.
 _BATCH_ADMISSION = (
@@ -285,7 +354,7 @@ def redeem_code(
     not open refuses the code after the UPDATE, which the rollback then undoes.
     """
     connection = session.connection()
-    batch_id = _mark_used(connection, code_hash(hashing_key, code_text))
+    batch_id = _mark_used(connection, code_hash(hashing_key, code_text), code_text)
     # A name with a NUL matches no department, and PostgreSQL would refuse the text outright.
     names = sorted(code for code in department_codes if "\x00" not in code)
     rows = connection.execute(
@@ -308,12 +377,19 @@ def redeem_code(
     )
 
 
-def _mark_used(connection: Connection, hashed: bytes) -> int:
-    """The conditional UPDATE of :func:`redeem_code`; returns the code's batch id."""
+def _mark_used(connection: Connection, hashed: bytes, code_text: str | None = None) -> int:
+    """The conditional UPDATE of :func:`redeem_code`; returns the code's batch id.
+
+    Given the ``code_text``, a code unknown under the current secret is looked up under the
+    previous ones (:func:`previous_code_hash`).
+    """
     batch_id = connection.execute(_MARK_USED, {"hashed": hashed}).scalar_one_or_none()
     if batch_id is None:
         status = connection.execute(_CODE_STATUS, {"hashed": hashed}).scalar_one_or_none()
         if status is None:
+            older = None if code_text is None else previous_code_hash(connection, code_text)
+            if older is not None:
+                return _mark_used(connection, older)
             raise CodeUnknown(field="code")
         _refuse_status(status)
         raise CodeUsed(field="code")
@@ -346,6 +422,8 @@ def _refuse_status(status: CodeStatus) -> None:
 
 def _admission_for_batch(session: Session, batch_id: int) -> Admission:
     batch = session.get_one(CodeBatch, batch_id)
+    if not batch.ready:  # see _BATCH_IS_READY
+        raise CodeUnknown(field="code")
     campaign = session.get_one(Campaign, batch.campaign_id)
     if campaign.status != CampaignStatus.OPEN:
         raise CampaignNotOpen()
@@ -360,18 +438,6 @@ def _admission_for_batch(session: Session, batch_id: int) -> Admission:
         rater_group=group,
         targets=targets,
         questionnaire=campaign_service.questionnaire_of(campaign),
-    )
-
-
-def _rater_group(campaign: Campaign, key: str) -> RaterGroup:
-    for group in campaign.rater_groups:
-        if group.key == key:
-            return group
-    raise InvalidInput(
-        N_("Campaign “%(slug)s” has no rater group “%(key)s”."),
-        field="group",
-        slug=campaign.slug,
-        key=key,
     )
 
 

@@ -13,8 +13,9 @@ from app.i18n import Locale
 
 @dataclass(frozen=True)
 class GroupTurnout:
-    """A rater group's codes: issued (revoked ones included) and revoked, known to the office
-    anyway, so always shown; used only when at least the disclosure threshold."""
+    """A rater group's codes: issued (those that could be used or were: revoked codes are
+    left out) and revoked, known to the office anyway, so always shown; used only when at
+    least the disclosure threshold."""
 
     rater_group: str
     name: str
@@ -33,7 +34,9 @@ class Turnout:
 
 @dataclass(frozen=True)
 class GroupCodeCounts:
-    """A rater group's codes by status, before disclosure control."""
+    """A rater group's codes by status, before disclosure control: ``issued`` counts every
+    code of the group's ready batches, revoked ones included. Codes of a batch that is not
+    ready (its slips were never written) are not counted at all."""
 
     rater_group: str
     name: str
@@ -45,11 +48,20 @@ class GroupCodeCounts:
 
 def turnout(session: Session, campaign: Campaign, locale: Locale) -> Turnout:
     """How many codes each rater group was issued and has used, under disclosure control."""
+    return disclose_turnout(
+        group_code_counts(session, campaign, locale), campaign.disclosure_threshold
+    )
+
+
+def group_code_counts(
+    session: Session, campaign: Campaign, locale: Locale
+) -> list[GroupCodeCounts]:
+    """Each rater group's codes by status, before disclosure control."""
     rows = session.execute(
         select(CodeBatch.rater_group_id, CodeBatch.revoked, AdmissionCode.status, func.count())
         .select_from(AdmissionCode)
         .join(CodeBatch, AdmissionCode.batch_id == CodeBatch.id)
-        .where(CodeBatch.campaign_id == campaign.id)
+        .where(CodeBatch.campaign_id == campaign.id, CodeBatch.ready.is_(True))
         .group_by(CodeBatch.rater_group_id, CodeBatch.revoked, AdmissionCode.status)
     )
     counted: dict[tuple[int, bool, CodeStatus], int] = {}
@@ -66,26 +78,25 @@ def turnout(session: Session, campaign: Campaign, locale: Locale) -> Turnout:
             if batch_revoked is None or revoked == batch_revoked
         )
 
-    return disclose_turnout(
-        [
-            GroupCodeCounts(
-                rater_group=group.key,
-                name=group.name_for(locale),
-                issued=sum(codes_of(group, status) for status in CodeStatus),
-                revoked=codes_of(group, CodeStatus.REVOKED),
-                used=codes_of(group, CodeStatus.USED),
-                used_in_revoked_batches=codes_of(group, CodeStatus.USED, batch_revoked=True),
-            )
-            for group in campaign.rater_groups
-        ],
-        campaign.disclosure_threshold,
-    )
+    return [
+        GroupCodeCounts(
+            rater_group=group.key,
+            name=group.name_for(locale),
+            issued=sum(codes_of(group, status) for status in CodeStatus),
+            revoked=codes_of(group, CodeStatus.REVOKED),
+            used=codes_of(group, CodeStatus.USED),
+            used_in_revoked_batches=codes_of(group, CodeStatus.USED, batch_revoked=True),
+        )
+        for group in campaign.rater_groups
+    ]
 
 
 def disclose_turnout(counts: Sequence[GroupCodeCounts], threshold: int) -> Turnout:
     """Withhold every used count below ``threshold``, and the total where it would tell one.
 
-    A group's used count is withheld below the threshold. The total used is withheld below
+    A group's used count is withheld below the threshold, unless the group has no usable
+    code at all (issued minus revoked is 0): then it is 0 by shape, and saying so discloses
+    nothing. The total used is withheld below
     the threshold too, and whenever it would pin a withheld group to a single value given
     what else the office knows: the shown groups' counts, and for each withheld group the
     range it must lie in, from the codes used in its revoked batches (batch sizes minus codes
@@ -101,21 +112,30 @@ def disclose_turnout(counts: Sequence[GroupCodeCounts], threshold: int) -> Turno
         GroupTurnout(
             rater_group=group.rater_group,
             name=group.name,
-            issued=group.issued,
+            issued=group.issued - group.revoked,
             revoked=group.revoked,
-            used=group.used if group.used >= threshold else None,
+            used=group.used if group.used >= threshold or _none_usable(group) else None,
         )
         for group in counts
     ]
     total_used = sum(group.used for group in counts)
+    total_issued = sum(group.issued - group.revoked for group in counts)
     withheld = [group for group in counts if group.used < threshold]
-    total_shown = total_used >= threshold and not _total_would_pin(withheld, threshold)
+    total_shown = (
+        total_used >= threshold and not _total_would_pin(withheld, threshold)
+    ) or total_issued == 0
     return Turnout(
         groups=groups,
-        issued=sum(group.issued for group in counts),
+        issued=total_issued,
         used=total_used if total_shown else None,
         threshold=threshold,
     )
+
+
+def _none_usable(group: GroupCodeCounts) -> bool:
+    """Whether the group has no code that could have been used (none issued, or every one
+    revoked): its used count is 0 by shape, known to the office without being disclosed."""
+    return group.issued - group.revoked == 0
 
 
 def _total_would_pin(withheld: Sequence[GroupCodeCounts], threshold: int) -> bool:

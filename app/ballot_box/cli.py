@@ -2,7 +2,7 @@
 trustees' shares, and opening the ballot box, online or on a trustee's own machine."""
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -14,6 +14,7 @@ from app.ballot_box import service as box_service
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import CampaignStatus
+from app.cli_support import fail, fail_if_seal_pending, fail_with
 from app.db import session_scope
 from app.errors import InvalidInput, PingyiError
 
@@ -42,16 +43,6 @@ tally_cli = typer.Typer(
     ),
 )
 box_cli = typer.Typer(no_args_is_help=True, help="A campaign's ballot box.")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
-def _failure(error: PingyiError) -> NoReturn:
-    field = f" ({error.field})" if error.field else ""
-    _fail(error.translated() + field)
 
 
 @trustees_cli.command("create")
@@ -98,7 +89,7 @@ def trustees_create(
         for path in written:
             path.unlink(missing_ok=True)
         if isinstance(error, PingyiError):
-            _failure(error)
+            fail_with(error)
         raise
     typer.echo(f"{slug}: tally key made, fingerprint {fingerprint}")
     typer.echo(f"{count} shares, any {threshold} of which open the ballot box:")
@@ -119,7 +110,7 @@ def _write_shares(
     pdfs = [] if pdf_dir is None else [pdf_dir / (path.stem + ".pdf") for path in targets]
     for path in [*targets, *pdfs]:
         if path.exists():
-            _fail(f"{path} already exists; shares are written once, to new files")
+            fail(f"{path} already exists; shares are written once, to new files")
     if pdfs:
         from app.reports import fonts
 
@@ -142,7 +133,7 @@ def _write_shares(
         for path in written:
             path.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            _fail(f"Cannot write the shares: {error.strerror or error}")
+            fail(f"Cannot write the shares: {error.strerror or error}")
         raise
     return written
 
@@ -155,7 +146,7 @@ def trustees_show(slug: str) -> None:
             campaign = campaign_service.get_campaign(session, slug)
             key = box_service.tally_key_of(session, campaign)
             if key is None:
-                _fail(
+                fail(
                     f"{slug} has no tally key yet: `pingyi trustees create {slug} --count N "
                     "--threshold T --out-dir DIR`"
                 )
@@ -166,7 +157,7 @@ def trustees_show(slug: str) -> None:
             if key.applied_on is not None:
                 typer.echo(f"box since:   {key.applied_on.isoformat()}")
     except PingyiError as error:
-        _failure(error)
+        fail_with(error)
 
 
 ShareOption = Annotated[
@@ -192,20 +183,21 @@ def tally_run(
         entered = [shares.read_share_file(path) for path in share]
         if offline is not None:
             if slug is not None:
-                _fail("Name either a campaign or --offline BOX, not both")
+                fail("Name either a campaign or --offline BOX, not both")
             if out is None:
-                _fail("--offline needs --out FILE for the tally")
+                fail("--offline needs --out FILE for the tally")
             _tally_offline(offline, entered, out)
             return
         if slug is None:
-            _fail("Name the campaign to tally (pingyi tally SLUG --share FILE --share FILE)")
+            fail("Name the campaign to tally (pingyi tally SLUG --share FILE --share FILE)")
         with session_scope() as session:
             campaign = campaign_service.get_campaign(session, slug)
             counted = lifecycle.tally_campaign(session, campaign, entered, actor=cli_actor())
             summary = _summary(counted.ballots_in_box, counted.ballots_counted, counted.rejected)
     except PingyiError as error:
-        _failure(error)
+        fail_with(error)
     typer.echo(f"{slug}: tallied. {summary}")
+    fail_if_seal_pending(slug, "tallied")  # a tally seals again
 
 
 def _summary(in_box: int, counted: int, rejected: list[Any]) -> str:
@@ -249,13 +241,14 @@ def tally_import(
             campaign = campaign_service.get_campaign(session, slug)
             key = box_service.tally_key_of(session, campaign)
             if key is None:
-                _fail(f"{slug} has no tally key, so no box to tally offline")
+                fail(f"{slug} has no tally key, so no box to tally offline")
             opened = files.read_tally(tally_file, box_service.box_context(campaign, key))
             counted = lifecycle.import_tally(session, campaign, opened, actor=cli_actor())
             summary = _summary(counted.ballots_in_box, counted.ballots_counted, counted.rejected)
     except PingyiError as error:
-        _failure(error)
+        fail_with(error)
     typer.echo(f"{slug}: tallied from {tally_file}. {summary}")
+    fail_if_seal_pending(slug, "tallied")  # a tally seals again
 
 
 @box_cli.command("export")
@@ -267,13 +260,13 @@ def box_export(
         with session_scope() as session:
             campaign = campaign_service.get_campaign(session, slug)
             if campaign.status != CampaignStatus.CLOSED:
-                _fail(
+                fail(
                     f"{slug} is {campaign.status.value}: only a closed campaign's box, not yet "
                     "tallied, can be exported"
                 )
             key = box_service.tally_key_of(session, campaign)
             if key is None:
-                _fail(f"{slug} has no tally key, so no ballot box")
+                fail(f"{slug} has no tally key, so no ballot box")
             trackers = box_service.trackers(session, campaign)
             policy = campaign_service.policy_of(campaign)
             header = files.BoxHeader(
@@ -295,7 +288,7 @@ def box_export(
                 )
             if written != len(trackers):
                 out.unlink(missing_ok=True)
-                _fail(f"{slug}: the box changed while it was exported; export it again")
+                fail(f"{slug}: the box changed while it was exported; export it again")
             audit_service.record(
                 session,
                 actor=cli_actor(),
@@ -304,7 +297,7 @@ def box_export(
                 detail={"ballots": written},
             )
     except PingyiError as error:
-        _failure(error)
+        fail_with(error)
     typer.echo(f"{slug}: {written} sealed ballots written to {out}")
     typer.echo(
         f"On a trustee's machine: pingyi tally --offline {out} --share FILE --share FILE "

@@ -187,7 +187,7 @@ def answers_fit(questionnaire: Questionnaire, group_key: str, encoded: str) -> b
     if len(encoded) != len(questionnaire.items):
         return False
     for item, symbol in zip(questionnaire.items, encoded, strict=True):
-        if not item.is_for(group_key):
+        if not questionnaire.shows(item, group_key):
             if symbol != answer_codec.NOT_SHOWN:
                 return False
         elif symbol != answer_codec.NOT_APPLICABLE and (

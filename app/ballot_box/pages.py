@@ -31,7 +31,7 @@ from app.config import get_settings
 from app.deps import SessionDep
 from app.errors import InvalidInput, InvalidTransition, PingyiError
 from app.i18n import N_, gettext
-from app.middleware import queue_cookie
+from app.middleware.cookies import queue_cookie
 
 key_router = APIRouter(prefix="/admin/campaigns/{slug}/trustees", include_in_schema=False)
 tally_router = APIRouter(prefix="/admin/campaigns/{slug}/tally", include_in_schema=False)

@@ -2,7 +2,17 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, string_enum
@@ -33,10 +43,13 @@ class Campaign(Base):
         default=CampaignStatus.DRAFT,
     )
     disclosure_threshold: Mapped[int]
+    # Set with the seal's rewrite, cleared once its vacuum has run (app.credentials.sealing).
+    seal_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     starts_on: Mapped[dt.date | None] = mapped_column(Date)
     ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    series: Mapped[str | None] = mapped_column(String(64), index=True)  # e.g. an annual series
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -1,6 +1,6 @@
 """Sealing: rewrite a campaign's rating and admission rows so their storage shows no order.
 
-DESIGN.md, "Rules for stored data" 6. While a campaign runs, the database itself records
+docs/privacy.md, "Rules for stored data" 6. While a campaign runs, the database itself records
 when each row was written, even though no column does: PostgreSQL puts new rows at the end
 of the heap (``ctid``) and stamps each with the id of the transaction that wrote it
 (``xmin``, increasing); an SQLite rowid counts up, and the write-ahead log holds the pages of
@@ -37,6 +37,12 @@ Sealing removes them for one campaign, in two steps:
 request's, or the CLI's) it rewrites in that session and vacuums when the session commits,
 so a refused request seals nothing.
 
+Step 1 sets ``campaigns.seal_pending`` in its transaction; step 2 clears it, on its own
+connection, once its vacuum has run and found no older transaction in its way (on SQLite
+before its last checkpoint, so the log is left empty). A seal interrupted between the two
+(the process killed during ``VACUUM FULL``, a vacuum that failed) thus stays visible
+(``pingyi campaign list`` says "seal incomplete") until ``pingyi campaign seal`` runs again.
+
 Sealing an open campaign, on demand, is allowed. It protects every row written so far: the
 order of the issuances and ballots before the seal is gone. It does not protect what comes
 after: later ballots and issuances are written the ordinary way, after the sealed rows and
@@ -57,7 +63,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, event, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Update,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -129,7 +146,7 @@ def seal(bind: Engine | Session, campaign: Campaign) -> Seal:
     with Session(bind, expire_on_commit=False) as session, committing(session):
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         sealed = rewrite_in_random_order(session, campaign)
-    reset_physical_order(bind, after_transaction=sealed.transaction_id)
+    reset_physical_order(bind, after_transaction=sealed.transaction_id, completes=[campaign.slug])
     return sealed
 
 
@@ -140,6 +157,11 @@ def rewrite_in_random_order(session: Session, campaign: Campaign) -> Seal:
     """
     session.flush()
     transaction_id = _lock_tables(session)
+    session.execute(  # cleared once the vacuum has run (reset_physical_order)
+        update(Campaign).where(Campaign.id == campaign.id).values(seal_pending=True)
+    )
+    if campaign in session:
+        session.expire(campaign, ["seal_pending"])
     rewritten: dict[str, int] = {}
     for table, belongs in _campaign_rows(campaign.id):
         rows = [dict(row._mapping) for row in session.execute(select(table).where(belongs))]
@@ -158,6 +180,7 @@ def reset_physical_order(
     *,
     after_transaction: int | None = None,
     wait_seconds: float = SETTLE_WAIT_SECONDS,
+    completes: Sequence[str] = (),
 ) -> bool:
     """Vacuum ``tables`` (see the module) on a connection of its own, outside any transaction.
 
@@ -167,6 +190,9 @@ def reset_physical_order(
     the seal committed; on SQLite it retries emptying the write-ahead log while a reader
     holds it. Returns False when that wait ran out (the vacuum ran anyway, but may have kept
     some old versions: seal again when the service is quiet).
+
+    Unless it returns False, the seals of the campaigns ``completes`` names (by slug) are
+    recorded as complete (``seal_pending`` cleared).
     """
     unknown = set(tables) - set(SEALED_TABLE_NAMES)
     if unknown:  # the names go into SQL text below: only our own table names may
@@ -179,6 +205,8 @@ def reset_physical_order(
             )
             for table in tables:
                 connection.exec_driver_sql(f'VACUUM FULL "{table}"')
+            if settled and completes:
+                connection.execute(_seals_completed(completes))
         return settled
     if engine.dialect.name == "sqlite":
         # The raw connection: SQLAlchemy's begin hook (app.db) would wrap VACUUM in a BEGIN.
@@ -187,6 +215,13 @@ def reset_physical_order(
             cursor = raw.cursor()
             emptied = _checkpoint(cursor, deadline)
             cursor.execute("VACUUM")
+            if emptied and completes:  # before the checkpoint that empties the log again
+                slots = ", ".join("?" for _ in completes)
+                cursor.execute(
+                    f"UPDATE {Campaign.__tablename__} SET seal_pending = 0 "  # noqa: S608
+                    f"WHERE slug IN ({slots})",
+                    list(completes),
+                )
             emptied = _checkpoint(cursor, deadline) and emptied
             cursor.close()
         finally:
@@ -292,12 +327,17 @@ def _vacuum_when_outermost_ends(session: Session, transaction: SessionTransactio
     committed, pending["committed"] = pending["committed"], False
     if not committed:
         return
-    slugs = ", ".join(sorted({slug for slug, _ in seals}))
+    slugs = sorted({slug for slug, _ in seals})
     ids = [xid for _, xid in seals if xid is not None]
     _vacuum_committed(session, slugs, max(ids) if ids else None)
 
 
-def _vacuum_committed(session: Session, campaign_slug: str, transaction_id: int | None) -> None:
+def _seals_completed(slugs: Sequence[str]) -> Update:
+    return update(Campaign).where(Campaign.slug.in_(list(slugs))).values(seal_pending=False)
+
+
+def _vacuum_committed(session: Session, slugs: list[str], transaction_id: int | None) -> None:
+    campaign_slug = ", ".join(slugs)
     bind = session.get_bind()
     if isinstance(bind, Connection):
         # The session joined a transaction its caller owns (tests do this): that transaction
@@ -305,7 +345,7 @@ def _vacuum_committed(session: Session, campaign_slug: str, transaction_id: int 
         log.info("seal of %s: vacuum left to the owner of the transaction", campaign_slug)
         return
     try:
-        settled = reset_physical_order(bind, after_transaction=transaction_id)
+        settled = reset_physical_order(bind, after_transaction=transaction_id, completes=slugs)
     except Exception:
         log.exception(
             "seal of %s: rows rewritten, but the vacuum failed; run `pingyi campaign seal %s` "

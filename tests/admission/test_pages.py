@@ -20,7 +20,7 @@ from app.admission import service as admission_service
 from app.admission.models import CodeBatch, CodeStatus, PendingCodes
 from app.audit.models import AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
-from app.middleware import LANGUAGE_COOKIE
+from app.middleware.locale import LANGUAGE_COOKIE
 from app.reports import fonts
 from app.reports.fonts import PdfFontMissing
 from tests.console import post_form, sign_in
@@ -323,6 +323,7 @@ class TestDownloading:
         assert f"/codes/{batch_id}/download/" not in page.text
         assert "None left" in page.text
 
+    @pytest.mark.server_error
     def test_a_pdf_that_cannot_be_made_is_not_counted_as_downloaded(
         self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -63,10 +63,10 @@ class TestCountsPerGroup:
 
         assert result == Turnout(
             groups=[
-                GroupTurnout("citizens", "群众", issued=12, revoked=4, used=6),
+                GroupTurnout("citizens", "群众", issued=8, revoked=4, used=6),
                 GroupTurnout("cadres", "基层干部", issued=7, revoked=0, used=5),
             ],
-            issued=19,
+            issued=15,
             used=11,
             threshold=THRESHOLD,
         )
@@ -78,13 +78,23 @@ class TestCountsPerGroup:
 
         assert [group.name for group in result.groups] == ["Citizens", "Cadres"]
 
-    def test_group_without_codes_shows_none_issued(self, session: Session) -> None:
+    def test_group_without_codes_shows_none_issued_and_none_used(self, session: Session) -> None:
+        """Nothing issued means nothing used, by shape: 0 discloses nothing."""
         campaign = make_campaign(session)
 
         result = admission_turnout.turnout(session, campaign, "zh_CN")
 
-        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=0, revoked=0, used=None)
-        assert (result.issued, result.used) == (0, None)
+        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=0, revoked=0, used=0)
+        assert (result.issued, result.used) == (0, 0)
+
+    def test_group_whose_codes_are_all_revoked_shows_none_used(self, session: Session) -> None:
+        campaign = make_campaign(session)
+        issue_and_use(session, campaign, "citizens", issued=4, used=0)
+        admission_service.revoke_batch(session, campaign, last_batch_id(session, campaign))
+
+        result = admission_turnout.turnout(session, campaign, "zh_CN")
+
+        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=0, revoked=4, used=0)
 
     def test_codes_of_another_campaign_are_not_counted(self, session: Session) -> None:
         campaign = make_campaign(session)
@@ -200,7 +210,7 @@ class TestTotalThatWouldPinWithheldGroups:
 
         result = admission_turnout.turnout(session, campaign, "zh_CN")
 
-        assert used_by_group(result) == {"citizens": 6, "cadres": None, "deputies": None}
+        assert used_by_group(result) == {"citizens": 6, "cadres": None, "deputies": 0}
         assert result.used is None
 
     def test_group_without_codes_does_not_withhold_the_total(self, session: Session) -> None:
@@ -235,8 +245,8 @@ class TestRevokedCodes:
 
         result = admission_turnout.turnout(session, campaign, "zh_CN")
 
-        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=10, revoked=3, used=3)
-        assert result.issued == 10
+        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=7, revoked=3, used=3)
+        assert result.issued == 7
 
     def test_revoked_count_is_shown_even_while_used_is_withheld(self, session: Session) -> None:
         campaign = make_campaign(session)
@@ -245,7 +255,7 @@ class TestRevokedCodes:
 
         result = admission_turnout.turnout(session, campaign, "zh_CN")
 
-        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=10, revoked=9, used=None)
+        assert result.groups[0] == GroupTurnout("citizens", "群众", issued=1, revoked=9, used=None)
 
 
 # What the office knows besides the turnout table: the threshold, and from the list of batches
@@ -314,9 +324,13 @@ class TestNoWithheldCountCanBeRecomputed:
         shown = disclose_turnout(groups, threshold)
 
         for group, counted in zip(shown.groups, groups, strict=True):
-            assert (group.issued, group.revoked) == (counted.issued, counted.revoked)
+            assert (group.issued, group.revoked) == (
+                counted.issued - counted.revoked,
+                counted.revoked,
+            )
             assert group.used in (None, counted.used)
-            assert (group.used is None) == (counted.used < threshold)
-        assert shown.issued == sum(group.issued for group in groups)
+            none_usable = counted.issued - counted.revoked == 0
+            assert (group.used is None) == (counted.used < threshold and not none_usable)
+        assert shown.issued == sum(group.issued - group.revoked for group in groups)
         assert shown.used in (None, sum(group.used for group in groups))
-        assert shown.used is None or shown.used >= threshold
+        assert shown.used is None or shown.used >= threshold or shown.issued == 0

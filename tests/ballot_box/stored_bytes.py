@@ -1,5 +1,5 @@
 """What copies of a database's storage hold, as bytes, for the tests that look there for
-plaintext or for order (DESIGN.md rule 6): the copies an administrator can take.
+plaintext or for order (privacy rule 6): the copies an administrator can take.
 
 - PostgreSQL, read through the server itself (``pg_read_binary_file``: a superuser, or the
   ``pg_read_server_files`` role), so it works wherever the server runs: every file of the

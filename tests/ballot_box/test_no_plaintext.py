@@ -1,4 +1,4 @@
-"""No plaintext anywhere before the tally (DESIGN.md rule 6, "Sealed ballot box").
+"""No plaintext anywhere before the tally (privacy rule 6, "Sealed ballot box").
 
 Ballots go in through the real services on a committed database of the test's own, by both
 paths: an admission code used directly, and a credential blind-signed for a voucher. Every

@@ -18,7 +18,7 @@ from app.ballots import service as ballot_service
 from app.ballots.schemas import BallotIn, EvaluationIn
 from app.campaigns import lifecycle
 from app.campaigns.models import Campaign, CampaignStatus
-from app.middleware import LANGUAGE_COOKIE
+from app.middleware.locale import LANGUAGE_COOKIE
 from tests.console import csrf_token, post_form, sign_in
 from tests.factories import (
     HASHING_KEY,

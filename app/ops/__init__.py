@@ -1,0 +1,1 @@
+"""Operating a deployment: the server secret, backups and restores, schema upgrades."""
