@@ -2,8 +2,8 @@
 
 One character per item of the campaign's frozen questionnaire, in questionnaire order: the
 level's digit (``1``-``5``), ``0`` for 不了解 (don't know), ``-`` for an item the rater's group
-does not see. Twelve answers take twelve bytes, and results can be counted without parsing
-JSON for each of a million rows.
+does not see (not for that group, or left out of its short form). Twelve answers take twelve
+bytes, and results can be counted without parsing JSON for each of a million rows.
 """
 
 from collections.abc import Mapping
@@ -18,7 +18,7 @@ def encode(questionnaire: Questionnaire, group_key: str, answers: Mapping[str, i
     """Encode answers already checked against the questionnaire for ``group_key``."""
     symbols = []
     for item in questionnaire.items:
-        if not item.is_for(group_key):
+        if not questionnaire.shows(item, group_key):
             symbols.append(NOT_SHOWN)
             continue
         level = answers[item.id]

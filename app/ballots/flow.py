@@ -5,7 +5,12 @@ credential as its text, see :class:`Entry`) and the rater's draft (what they cho
 answered so far, and a start token per target page shown, see ``app.ballots.quality``) in
 hidden fields; the server keeps nothing between steps, so an abandoned draft leaves no
 trace. Steps: choose the targets one knows (skipped when the code is scoped to one target),
-one page per chosen target, a review page, then submission.
+one page per chosen target, a review page, then submission. A target page opened from the
+review (to change its answers) leads straight back to the review.
+
+A target answered 不了解 on every item is not submitted: the review lists it as not counted
+(:meth:`RatingFlow.not_known`). The ballot API still accepts such an evaluation (it counts
+toward participation only); the pages do not send one.
 """
 
 import base64
@@ -29,6 +34,7 @@ CHOOSE = "choose"
 REVIEW = "review"
 TARGET_PREFIX = "target:"
 EDIT_PREFIX = "edit:"
+RETURN_TO_FIELD = "return_to"  # a hidden field: "review" on a target page opened from the review
 CREDENTIAL_TEXT_MAX_LENGTH = 4096  # characters; a credential with a 4096-bit key takes ~1,100
 _WHITESPACE = re.compile(r"\s+")
 
@@ -62,15 +68,23 @@ def parse_credential_text(text: str) -> CredentialIn:
 
 @dataclass(frozen=True)
 class Entry:
-    """What admits the rater, carried in every step's hidden fields: an admission code, or a
-    blind-signed credential's text (:func:`credential_text`). Exactly one is set."""
+    """What admits the rater, carried in every step's hidden fields: an admission code, a
+    blind-signed credential's text (:func:`credential_text`), or a signed-in roster member's
+    token (``app.ballots.roster_entry``, with the campaign's slug to sign in again). Exactly
+    one of ``code``, ``credential`` and ``roster`` is set."""
 
     code: str = ""
     credential: str = ""
+    roster: str = ""
+    campaign: str = ""  # the roster campaign's slug
 
     @property
     def uses_credential(self) -> bool:
         return bool(self.credential)
+
+    @property
+    def uses_roster(self) -> bool:
+        return bool(self.roster) and not self.credential
 
 
 class RatingDraft(BaseModel):
@@ -99,6 +113,7 @@ class Step:
     name: str  # CHOOSE, REVIEW or TARGET_PREFIX + index
     missing: list[str] = field(default_factory=list)  # unanswered item ids on a target step
     error: str | None = None  # a message id to show at the top
+    returns_to_review: bool = False  # a target page opened from the review to change it
 
     @property
     def target_index(self) -> int | None:
@@ -172,13 +187,15 @@ class RatingFlow:
         answered = self.draft.answers.get(target, {})
         return [item_id for item_id in self.item_ids if item_id not in answered]
 
-    def skip(self, index: int) -> Step:
+    def skip(self, index: int, *, returns_to_review: bool = False) -> Step:
         target = self.draft.chosen.pop(index)
         self.draft.answers.pop(target, None)
         self.draft.comments.pop(target, None)
         self.draft.started.pop(target, None)
         if not self.draft.chosen:
             return Step(CHOOSE)
+        if returns_to_review and self.first_incomplete() is None:
+            return Step(REVIEW)
         if index < len(self.draft.chosen):
             return Step(TARGET_PREFIX + str(index))
         return Step(REVIEW)
@@ -193,13 +210,22 @@ class RatingFlow:
             return step
         missing = self.missing(self.draft.chosen[index])
         if missing:
-            return Step(step.name, missing=missing, error=N_("Please answer every question."))
+            return Step(
+                step.name,
+                missing=missing,
+                error=N_("Please answer every question."),
+                returns_to_review=step.returns_to_review,
+            )
+        if step.returns_to_review:
+            return self.first_incomplete() or Step(REVIEW)
         if index + 1 < len(self.draft.chosen):
             return Step(TARGET_PREFIX + str(index + 1))
         return Step(REVIEW)
 
     def back(self, step: Step) -> Step:
         index = step.target_index
+        if step.returns_to_review and index is not None:
+            return Step(REVIEW)
         if step.name == REVIEW:
             return Step(TARGET_PREFIX + str(len(self.draft.chosen) - 1))
         if index:
@@ -223,13 +249,35 @@ class RatingFlow:
         return BallotIn(
             code=None if credential else entry.code,
             credential=credential,
-            evaluations=[
-                EvaluationIn(
-                    target=target,
-                    answers=self.draft.answers.get(target, {}),
-                    comment=self.draft.comments.get(target),
-                    started=self.draft.started.get(target),
-                )
-                for target in self.draft.chosen
-            ],
+            evaluations=self.evaluations(),
         )
+
+    def not_known(self, target: str) -> bool:
+        """Whether every item of the target is answered 不了解: it is not submitted."""
+        answered = self.draft.answers.get(target, {})
+        return all(item_id in answered and answered[item_id] is None for item_id in self.item_ids)
+
+    def counted(self) -> list[str]:
+        """The chosen targets that are submitted: all but those answered 不了解 throughout."""
+        return [target for target in self.draft.chosen if not self.not_known(target)]
+
+    def unrated(self) -> list[str]:
+        """The targets in scope that were not chosen, or were skipped."""
+        return [code for code in self.scope if code not in self.draft.chosen]
+
+    def evaluations(self) -> list[EvaluationIn]:
+        """The evaluations to submit, one per counted target (see :meth:`counted`)."""
+        return [
+            EvaluationIn(
+                target=target,
+                answers=self.draft.answers.get(target, {}),
+                comment=self.draft.comments.get(target),
+                started=self.draft.started.get(target),
+            )
+            for target in self.counted()
+        ]
+
+    def answered_count(self, target: str) -> int:
+        """How many of the target's items are answered (不了解 counts as an answer)."""
+        answered = self.draft.answers.get(target, {})
+        return sum(1 for item_id in self.item_ids if item_id in answered)

@@ -13,9 +13,9 @@ TOO_FAST = 2  # quality flag: submitted implausibly soon after the form was show
 class Evaluation(Base):
     """One rater's answers about one target (评价).
 
-    Holds only what DESIGN.md rule 1 allows: campaign, target, rater group, answers,
+    Holds only what privacy rule 1 allows: campaign, target, rater group, answers,
     comment, quality flags and a random UUID. ``tests/test_schema.py`` keeps an allow-list
-    of these columns; read DESIGN.md before adding one.
+    of these columns; read docs/privacy.md before adding one.
 
     ``answers`` has one character per item of the campaign's frozen questionnaire, in its
     order: the level's digit, ``0`` for 不了解 (don't know), ``-`` for an item this rater

@@ -11,7 +11,7 @@ expired token gives no "too fast" flag and never blocks a ballot; a rater who wi
 only escapes the flag, which is what a rater who waits would do too.
 
 The measure is per evaluation (one token per target), so the flags of one submission's
-evaluations are independent measurements rather than one shared value (DESIGN.md rule 2).
+evaluations are independent measurements rather than one shared value (privacy rule 2).
 The time runs from when a target's form was first shown to when the ballot is submitted. On
 the rating pages, with one page per target, that includes the pages after it and the review:
 an upper bound of the time spent on the target, so a flag is never a false alarm, but a fast

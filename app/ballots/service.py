@@ -21,6 +21,7 @@ from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
 from app.campaigns import service as campaign_service
 from app.campaigns.policy import QualityPolicy
 from app.credentials import models as credential_models
+from app.credentials import roster
 from app.credentials import service as credential_service
 from app.errors import InvalidInput
 from app.i18n import N_, gettext
@@ -47,8 +48,35 @@ def submit_ballot(
     its evaluations directly, as it always did, with a random receipt whose hash is kept.
     """
     scope = admit(session, hashing_key, ballot)
+    return _accept(session, scope, ballot.evaluations, start_key)
+
+
+def submit_member_ballot(
+    session: Session,
+    member_id: int,
+    campaign_id: int,
+    evaluations: list[EvaluationIn],
+    *,
+    start_key: bytes | None = None,
+) -> Receipt:
+    """A roster member's ballot without a credential (the rating page without JavaScript):
+    the member is marked served and the sealed ballot stored in the caller's single
+    transaction, as a direct code is used; see :func:`app.credentials.roster.use_member`."""
+    credential_service.begin_writing(session)
+    admission = roster.use_member(session, member_id, campaign_id)
+    scope = scope_of(admission, box_service.tally_fingerprint(session, admission.campaign.id))
+    return _accept(session, scope, evaluations, start_key)
+
+
+def _accept(
+    session: Session,
+    scope: "BallotScope",
+    evaluations: list[EvaluationIn],
+    start_key: bytes | None,
+) -> Receipt:
+    """Check the evaluations of an admitted ballot and store them sealed; the receipt."""
     checked = check_evaluations(
-        scope, ballot.evaluations, start_key=start_key or quality.server_start_token_key()
+        scope, evaluations, start_key=start_key or quality.server_start_token_key()
     )
     _shuffler.shuffle(checked)
     if scope.tally_fingerprint is not None:

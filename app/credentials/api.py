@@ -126,9 +126,15 @@ def roster_login(
     409: campaign not open. 429: too many failed attempts for this identifier, or from this
     client address; the message and `Retry-After` say how many seconds to wait.
     """
-    client = spend_attempt(request, RateLimits.LOGIN)
-    signed_in = roster.sign_in(session, secret, body.campaign, body.identifier, body.password)
-    refund_attempt(request, RateLimits.LOGIN, client)
+    signed_in = roster.sign_in(  # per identifier first, then the per-address ceiling
+        session,
+        secret,
+        body.campaign,
+        body.identifier,
+        body.password,
+        before_check=lambda: spend_attempt(request, RateLimits.LOGIN),
+    )
+    refund_attempt(request, RateLimits.LOGIN)
     value = roster.encode_session(
         secret,
         roster.RosterSession(member_id=signed_in.member.id, campaign_id=signed_in.campaign.id),

@@ -14,29 +14,36 @@ import csv
 import hashlib
 import hmac
 import io
-import math
 import os
 import secrets
-import threading
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts import passwords
 from app.admission import codes
+from app.admission.service import Admission
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup
-from app.credentials.errors import RosterImportInvalid, RosterLoginFailed, RosterLoginThrottled
+from app.credentials import roster_file
+from app.credentials.errors import (
+    CredentialAlreadyIssued,
+    RosterImportInvalid,
+    RosterLoginFailed,
+    RosterLoginThrottled,
+    RosterSessionMissing,
+)
 from app.credentials.models import RosterMember
 from app.errors import CampaignNotOpen, InvalidInput
 from app.i18n import N_
+from app.reports.cells import csv_row
+from app.signin_failures import FailureCounter as FailureCounter  # re-exported for callers
 
 IDENTIFIER_KEY_CONTEXT = b"pingyi roster identifier v1"
 SESSION_KEY_CONTEXT = b"pingyi roster session v1"
@@ -110,7 +117,7 @@ def read_identifiers(data: bytes, column: str | None = None) -> list[RosterLine]
         raise RosterImportInvalid([f"the file is not UTF-8 text ({error.reason})"]) from None
     rows = list(csv.reader(io.StringIO(text)))
     index = 0
-    first_data_row = 0
+    first_data_row = roster_file.header_rows(rows)  # 1 when the first line names columns
     if column is not None:
         header = [name.strip() for name in rows[0]] if rows else []
         if column not in header:
@@ -143,7 +150,7 @@ def import_roster(
             N_("A roster can be imported only while a campaign is a draft or open."),
             field="campaign",
         )
-    group = _rater_group(campaign, group_key)
+    group = campaign_service.rater_group(campaign, group_key)
     if not lines:
         raise RosterImportInvalid(["the file holds no identifier"])
     if len(lines) > MAX_ROSTER_SIZE:
@@ -208,89 +215,16 @@ def _hash_passwords(plain: list[str]) -> list[str]:
 def write_passwords_csv(
     campaign: Campaign, group_key: str, entries: Sequence[RosterEntry], stream: TextIO
 ) -> None:
+    """Write the one-time passwords, one row per member; cells are formula-safe (an
+    identifier is whatever the office's file held). Open ``stream`` with
+    :func:`app.private_files.private_text`: the file must be readable by its owner only."""
     writer = csv.writer(stream)
     writer.writerow(PASSWORDS_CSV_HEADER)
     for entry in entries:
-        writer.writerow((campaign.slug, group_key, entry.identifier, entry.password))
-
-
-def _rater_group(campaign: Campaign, key: str) -> RaterGroup:
-    for group in campaign.rater_groups:
-        if group.key == key:
-            return group
-    raise InvalidInput(
-        N_("Campaign “%(slug)s” has no rater group “%(key)s”."),
-        field="group",
-        slug=campaign.slug,
-        key=key,
-    )
+        writer.writerow(csv_row((campaign.slug, group_key, entry.identifier, entry.password)))
 
 
 # --- sign-in ------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    blocked_until: float = 0.0
-    last_attempt: float = 0.0
-
-
-@dataclass
-class FailureCounter:
-    """Failed sign-ins per identifier hash, in memory: after ``free_attempts`` each further
-    attempt waits 2, 4, 8… seconds; after ``lock_after`` the identifier waits
-    ``lock_duration``. Every attempt counts as a failure until it succeeds, so attempts sent
-    in parallel cannot all slip through before the first failure is recorded. An identifier
-    is forgotten ``lock_duration`` after its last attempt."""
-
-    free_attempts: int = 3
-    lock_after: int = 10
-    lock_duration: float = 15 * 60  # seconds
-    max_entries: int = 100_000
-    clock: Callable[[], float] = time.monotonic
-    _entries: dict[bytes, _Failures] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def begin_attempt(self, key: bytes) -> int:
-        """Seconds to wait (the attempt is refused), or 0: go ahead, counted as a failure."""
-        now = self.clock()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or now - entry.last_attempt > self.lock_duration:
-                if len(self._entries) >= self.max_entries:
-                    self._forget_idle(now)
-                entry = self._entries[key] = _Failures()
-            if entry.blocked_until > now:
-                return max(1, math.ceil(entry.blocked_until - now))
-            entry.count += 1
-            entry.last_attempt = now
-            if entry.count >= self.lock_after:
-                entry.blocked_until = now + self.lock_duration
-            elif entry.count > self.free_attempts:
-                entry.blocked_until = now + 2 ** (entry.count - self.free_attempts)
-            return 0
-
-    def succeeded(self, key: bytes) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [
-            key
-            for key, entry in self._entries.items()
-            if now - entry.last_attempt > self.lock_duration
-        ]
-        for key in idle:
-            del self._entries[key]
-        if len(self._entries) >= self.max_entries:  # a flood: forget the oldest half
-            by_age = sorted(self._entries, key=lambda key: self._entries[key].last_attempt)
-            for key in by_age[: len(by_age) // 2]:
-                del self._entries[key]
 
 
 login_failures = FailureCounter()
@@ -311,11 +245,15 @@ def sign_in(
     password: str,
     *,
     failures: FailureCounter = login_failures,
+    before_check: Callable[[], object] | None = None,
 ) -> RosterSignIn:
     """Check a member's identifier and one-time password for an open campaign.
 
     An unknown identifier and a wrong password get the same answer in the same time (the
-    password is checked against a dummy hash). Nothing is written.
+    password is checked against a dummy hash), and the same throttling: failures are counted
+    per identifier hash first. ``before_check`` runs after that and before the password is
+    checked (the per-address ceiling; whatever it raises refuses the attempt). Nothing is
+    written.
     """
     campaign = campaign_service.get_campaign(session, campaign_slug)
     if campaign.status != CampaignStatus.OPEN:
@@ -324,11 +262,11 @@ def sign_in(
     wait = failures.begin_attempt(hashed)
     if wait:
         raise RosterLoginThrottled(seconds=wait)
-    member = session.scalar(
-        select(RosterMember).where(
-            RosterMember.campaign_id == campaign.id, RosterMember.identifier_hash == hashed
-        )
-    )
+    if before_check is not None:
+        before_check()
+    member = _member(session, campaign, hashed)
+    if member is None:
+        member = _member_under_previous_secret(session, campaign, identifier)
     stored = member.password_hash if member is not None else None
     if not passwords.verify_password(stored, normalize_password(password)) or member is None:
         raise RosterLoginFailed(field="password")
@@ -337,6 +275,90 @@ def sign_in(
         member=member,
         campaign=campaign,
         rater_group=session.get_one(RaterGroup, member.rater_group_id),
+    )
+
+
+def _member(session: Session, campaign: Campaign, hashed: bytes) -> RosterMember | None:
+    return session.scalar(
+        select(RosterMember).where(
+            RosterMember.campaign_id == campaign.id, RosterMember.identifier_hash == hashed
+        )
+    )
+
+
+def _member_under_previous_secret(
+    session: Session, campaign: Campaign, identifier: str
+) -> RosterMember | None:
+    """A member imported before the secret was rotated: identifiers are stored as keyed
+    hashes, which rotation cannot re-key, so the previous secrets
+    (``PINGYI_PREVIOUS_SECRET_KEYS``) are tried after the current one."""
+    from app.config import get_settings
+
+    for secret in get_settings().previous_secrets():
+        member = _member(
+            session, campaign, identifier_hash(identifier_key(secret), campaign, identifier)
+        )
+        if member is not None:
+            return member
+    return None
+
+
+# --- rating without a credential (the rating page without JavaScript) --------------------------
+
+
+def member_admission(session: Session, member_id: int, campaign_id: int) -> Admission:
+    """What a signed-in member may rate, without marking them served: refused once they have
+    received a credential or rated (409), or when the campaign is not open."""
+    member = session.get(RosterMember, member_id)
+    if member is None or member.campaign_id != campaign_id:
+        raise RosterSessionMissing()
+    if member.credential_issued:
+        raise CredentialAlreadyIssued()
+    return _admission(session, member)
+
+
+def use_member(session: Session, member_id: int, campaign_id: int) -> Admission:
+    """Mark a member served for a ballot stored without a credential, exactly once: a
+    conditional UPDATE checked by its result, in the ballot's transaction, so the ballot is
+    stored with it or neither is. A member who received a credential is refused (409), and
+    after this no credential is issued to them (no blinded message hash is kept)."""
+    claimed = session.execute(
+        update(RosterMember)
+        .where(
+            RosterMember.id == member_id,
+            RosterMember.campaign_id == campaign_id,
+            RosterMember.credential_issued.is_(False),
+        )
+        .values(credential_issued=True)
+        .returning(RosterMember.id)
+    ).scalar_one_or_none()
+    if claimed is None:
+        member_admission(session, member_id, campaign_id)  # says why
+        raise CredentialAlreadyIssued()
+    return _admission(session, session.get_one(RosterMember, member_id))
+
+
+def _admission(session: Session, member: RosterMember) -> Admission:
+    campaign = session.get_one(Campaign, member.campaign_id)
+    if campaign.status != CampaignStatus.OPEN:
+        raise CampaignNotOpen()
+    return Admission(
+        campaign=campaign,
+        rater_group=session.get_one(RaterGroup, member.rater_group_id),
+        targets=list(campaign.targets),
+        questionnaire=campaign_service.questionnaire_of(campaign),
+    )
+
+
+def campaigns_with_roster(session: Session) -> list[Campaign]:
+    """Open campaigns that have a roster, for the rating page's roster sign-in."""
+    with_members = select(RosterMember.campaign_id).distinct()
+    return list(
+        session.scalars(
+            select(Campaign)
+            .where(Campaign.status == CampaignStatus.OPEN, Campaign.id.in_(with_members))
+            .order_by(Campaign.id)
+        )
     )
 
 

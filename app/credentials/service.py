@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.admission import codes
+from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
 from app.admission.service import Admission
 from app.campaigns import service as campaign_service
@@ -240,14 +241,23 @@ def key_for_code(session: Session, hashing_key: bytes, code_text: str) -> Creden
         hashed = codes.keyed_hash(hashing_key, codes.normalize(code_text))
     except codes.MalformedCode:
         return None
-    scope = session.execute(
+    scope = _code_scope(session, hashed)
+    if scope is None:
+        older = admission_service.previous_code_hash(session.connection(), code_text)
+        scope = None if older is None else _code_scope(session, older)
+    if scope is None:
+        return None
+    return key_for_scope(session, *scope)
+
+
+def _code_scope(session: Session, hashed: bytes) -> tuple[int, int, int | None] | None:
+    """The campaign, rater group and target of the code stored as ``hashed``."""
+    row = session.execute(
         select(CodeBatch.campaign_id, CodeBatch.rater_group_id, CodeBatch.target_id)
         .join(AdmissionCode, AdmissionCode.batch_id == CodeBatch.id)
         .where(AdmissionCode.code_hash == hashed)
     ).one_or_none()
-    if scope is None:
-        return None
-    return key_for_scope(session, *scope)
+    return None if row is None else (row.campaign_id, row.rater_group_id, row.target_id)
 
 
 # Decrypting a private key takes ~0.2 s, so each is decrypted once per process. The cache is
@@ -355,10 +365,20 @@ def issue_for_voucher(
         )
     ).one_or_none()
     if row is None:
-        raise CodeUnknown(field="voucher")
+        older = admission_service.previous_code_hash(session.connection(), code_text)
+        if older is None:
+            raise CodeUnknown(field="voucher")
+        code_hash = older
+        row = session.execute(
+            select(AdmissionCode.status, AdmissionCode.batch_id, AdmissionCode.blinded_hash).where(
+                AdmissionCode.code_hash == code_hash
+            )
+        ).one()
     if row.status == CodeStatus.REVOKED:
         raise CodeRevoked(field="voucher")
     batch = session.get_one(CodeBatch, row.batch_id)
+    if not batch.ready:  # its slips were never written: nobody was meant to hold the code
+        raise CodeUnknown(field="voucher")
     scope = _signing_scope(
         session, batch.campaign_id, batch.rater_group_id, batch.target_id, server_secret
     )

@@ -60,7 +60,7 @@ REVIEW_HEADING = "核对并提交"
 SUBMIT = "匿名提交"
 THANK_YOU = "感谢您的参与"
 DONT_KNOW = "不了解"
-ANSWER_EVERY_QUESTION = "还有题目没有作答，请逐题选择。"
+SECOND_QUESTION_MISSING = "第 2 题还没有作答，请选择一项（可以选“不了解”）。"
 CHOOSE_ONE_NOTE = "请选择一项（可以选“不了解”）。"
 CODE_MISTYPED = "评议码有误：请对照评议卡逐个核对（评议码共 20 位字母和数字）。"
 CODE_USED = "该评议码已经使用过。每个评议码只能使用一次。"
@@ -358,7 +358,11 @@ class TestMissingAnswers:
 
         page.get_by_role("button", name=REVIEW_ANSWERS).click()
 
-        expect(page.get_by_role("alert")).to_have_text(ANSWER_EVERY_QUESTION)
+        expect(page.get_by_role("alert")).to_have_text(SECOND_QUESTION_MISSING)
+        expect(page.get_by_role("alert").get_by_role("link", name="2")).to_have_attribute(
+            "href", "#q-speed"
+        )
+        expect(question(page, "speed").locator("input").first).to_be_focused()
         expect_heading(page, department)
         expect(question(page, "speed")).to_have_class(re.compile(r"\bmissing\b"))
         expect(question(page, "speed").locator(".missing-note")).to_have_text(CHOOSE_ONE_NOTE)

@@ -177,7 +177,9 @@ class TestRatingWithACredential:
         assert "提交成功" in response.text
         assert ballot_count(session, campaign) == 1
         assert spent(session) == {message_hash(credential)}
-        receipt = re.search(r'<code id="receipt-code">([^<]+)</code>', response.text)
+        receipt = re.search(
+            r'<code id="receipt-code">([^<]+)</code>', response.text.replace("<wbr>", "")
+        )
         assert receipt
         assert box_service.trackers(session, campaign) == [receipts.receipt_hash(receipt.group(1))]
         assert set(session.scalars(select(Receipt.receipt_hash))) == set()
@@ -194,7 +196,8 @@ class TestRatingWithACredential:
 
         assert response.status_code == 201
         tracker = re.search(
-            r'<code id="receipt-code">([0-9a-f]{4}(?:-[0-9a-f]{4}){15})</code>', response.text
+            r'<code id="receipt-code">([0-9a-f]{4}(?:-[0-9a-f]{4}){15})</code>',
+            response.text.replace("<wbr>", ""),
         )
         assert tracker
         assert box_service.trackers(session, campaign) == [receipts.receipt_hash(tracker.group(1))]
@@ -260,8 +263,20 @@ class TestRatingWithACredential:
         response = client.post("/r", data={"credential": text})
 
         assert response.status_code == 409
-        assert "不在评议时间内" in response.text
+        assert "评议活动“测试评议”已经结束，不再接受评价。" in response.text
         assert 'id="spent-credential"' not in response.text
+
+    def test_the_review_says_the_credential_is_used_not_the_code(
+        self,
+        client: TestClient,
+        campaign: Campaign,
+        signing_key: rsa.RSAPrivateKey,
+    ) -> None:
+        page = start_with(client, as_text(make_credential(signing_key, campaign)))
+        review = rate_everything(client, campaign, page)
+
+        assert "提交后不能再修改，您的评议凭证随即用完，不能再次评议。" in review
+        assert "评议码也将失效" not in review  # the code was spent on the credential already
 
 
 class TestEntryPage:

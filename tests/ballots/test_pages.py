@@ -1,5 +1,6 @@
 """The rating pages without JavaScript: every step is a plain form post."""
 
+import datetime as dt
 import re
 from html import unescape
 from typing import Any
@@ -8,13 +9,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.admission.models import CodeStatus
-from app.campaigns.models import CampaignStatus
+from app.campaigns.models import Campaign, CampaignStatus
+from app.departments.models import Department
 from tests.factories import (
     ballot_count,
     code_status,
     evaluation_count,
     issue_code,
     make_campaign,
+    make_department,
     tally,
 )
 
@@ -83,7 +86,38 @@ class TestEnteringACode:
         response = client.post("/r", data={"code": code})
 
         assert response.status_code == 409
-        assert "不在评议时间内" in response.text
+        assert "评议活动“测试评议”已经结束，不再接受评价。" in response.text
+        assert "不在评议时间内" not in response.text  # would suggest it may reopen
+        assert "/results/" not in response.text  # nothing published yet
+
+    def test_published_campaign_links_its_results(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        code = issue_code(session, campaign)
+        campaign.status = CampaignStatus.PUBLISHED
+
+        response = client.post("/r", data={"code": code})
+
+        assert response.status_code == 409
+        assert "已经结束" in response.text
+        assert f'<a href="/results/{campaign.slug}?lang=zh_CN">查看公布的评议结果</a>' in (
+            response.text
+        )
+
+    def test_campaign_not_yet_open_says_when_it_starts(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        code = issue_code(session, campaign)
+        campaign.status = CampaignStatus.DRAFT
+        campaign.starts_on = dt.date.today() + dt.timedelta(days=3)
+
+        response = client.post("/r", data={"code": code})
+
+        assert response.status_code == 409
+        assert f"尚未开始，将于 {campaign.starts_on.isoformat()} 开始" in response.text
+        assert "已经结束" not in response.text
 
 
 class TestRatingWithoutJavaScript:
@@ -125,7 +159,8 @@ class TestRatingWithoutJavaScript:
         response = post_step(client, page, "next", **{"a.courtesy": "4"})
 
         assert response.status_code == 422
-        assert "还有题目没有作答" in response.text
+        # The banner names the question and links to it (rate.js also moves the focus there).
+        assert '第 <a href="#q-speed">2</a> 题还没有作答' in response.text
         assert 'class="question missing" id="q-speed"' in response.text
         assert 'name="a.courtesy" value="4" checked' in response.text
         assert ballot_count(session, campaign) == 0
@@ -239,3 +274,172 @@ class TestPrivacyHeaders:
         html = client.get("/r").text
 
         assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def rate_two(client: TestClient, session: Session) -> tuple[Campaign, str, list[Department], str]:
+    """A campaign of three departments; the page after choosing the first two."""
+    departments = [make_department(session, name=name) for name in ("甲局", "乙局", "丙局")]
+    campaign = make_campaign(session, departments=departments)
+    code = issue_code(session, campaign)
+    page = client.post("/r", data={"code": code}).text
+    page = post_step(client, page, "next", target=[d.code for d in departments[:2]]).text
+    return campaign, code, departments, page
+
+
+class TestMissingAnswers:
+    def test_every_unanswered_question_is_named_in_order(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        code = issue_code(session, campaign, target=campaign.targets[0].department.code)
+
+        page = client.post("/r", data={"code": code}).text
+        response = post_step(client, page, "next")
+
+        assert response.status_code == 422
+        assert '第 <a href="#q-courtesy">1</a>、<a href="#q-speed">2</a> 题还没有作答' in (
+            response.text
+        )
+        assert "还有题目没有作答" not in response.text  # the vague banner is gone
+
+    def test_missing_answers_at_submission_are_named_too(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+        draft = hidden_fields(page)["draft"].replace('"speed":4', '"x":4', 1)
+
+        response = client.post(
+            "/r/rate", data={**hidden_fields(page), "draft": draft, "action": "submit"}
+        )
+
+        assert response.status_code == 422
+        assert '第 <a href="#q-speed">2</a> 题还没有作答' in response.text
+        assert ballot_count(session, campaign) == 0
+
+
+class TestEditingFromTheReview:
+    def test_changing_one_department_returns_straight_to_the_review(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "5")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+        assert "核对并提交" in page
+
+        page = post_step(client, page, "edit:0").text
+        assert "保存并返回核对页" in page
+        assert 'name="return_to" value="review"' in page
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "1")).text
+
+        assert "<h1>核对并提交</h1>" in page  # not the second department again
+        assert "非常不满意" in page
+        receipt = post_step(client, page, "submit")
+        assert receipt.status_code == 201
+        tally(session, campaign)
+        assert evaluation_count(session, campaign) == 2
+
+    def test_a_missing_answer_while_changing_keeps_the_way_back_to_the_review(
+        self, client: TestClient, session: Session
+    ) -> None:
+        _campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "5")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+        page = post_step(client, page, "edit:0").text
+
+        page = post_step(client, page, "next", **{"a.courtesy": "3"}).text
+        assert 'name="return_to" value="review"' in page
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "3")).text
+
+        assert "<h1>核对并提交</h1>" in page
+
+    def test_back_while_changing_returns_to_the_review(
+        self, client: TestClient, session: Session
+    ) -> None:
+        _campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "5")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+        page = post_step(client, page, "edit:1").text
+
+        page = post_step(client, page, "back", **answer_all(["courtesy", "speed"], "4")).text
+
+        assert "<h1>核对并提交</h1>" in page
+
+
+class TestTheReview:
+    def test_lists_the_departments_not_rated_and_says_the_code_is_used(
+        self, client: TestClient, session: Session
+    ) -> None:
+        _campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "5")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+
+        unrated = page.split('id="review-unrated"', 1)[1].split("</section>", 1)[0]
+        assert "<li>丙局</li>" in unrated
+        assert "甲局" not in unrated
+        assert "提交后不能再修改，评议码也将失效。" in page
+
+    def test_a_skipped_department_is_listed_as_not_rated(
+        self, client: TestClient, session: Session
+    ) -> None:
+        _campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "skip").text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+
+        unrated = page.split('id="review-unrated"', 1)[1].split("</section>", 1)[0]
+        assert "<li>甲局</li>" in unrated
+        assert "<li>丙局</li>" in unrated
+
+
+class TestAllDontKnow:
+    def test_a_department_answered_dont_know_throughout_is_listed_and_not_submitted(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign, _code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "na")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "4")).text
+
+        assert "不了解，不计入" in page
+        assert page.count("不了解，不计入") == 1
+        receipt = post_step(client, page, "submit")
+
+        assert receipt.status_code == 201
+        assert "您在“测试评议”中评价了 1 个单位。" in receipt.text
+        tally(session, campaign)
+        assert evaluation_count(session, campaign) == 1
+
+    def test_nothing_but_dont_know_submits_nothing_and_uses_nothing(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign, code, _departments, page = rate_two(client, session)
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "na")).text
+        page = post_step(client, page, "next", **answer_all(["courtesy", "speed"], "na")).text
+
+        assert 'id="nothing-counted"' in page
+        assert 'value="submit"' not in page
+        response = post_step(client, page, "submit")  # a stale or crafted post
+
+        assert response.status_code == 200
+        assert 'id="nothing-counted"' in response.text
+        assert ballot_count(session, campaign) == 0
+        assert code_status(session, code) == CodeStatus.UNUSED
+
+
+class TestChoosing:
+    def test_categories_follow_the_campaigns_order(
+        self, client: TestClient, session: Session
+    ) -> None:
+        departments = [
+            make_department(session, name="窗口甲", category="窗口类"),
+            make_department(session, name="执法甲", category="执法类"),
+            make_department(session, name="窗口乙", category="窗口类"),
+        ]
+        campaign = make_campaign(session, departments=departments)
+        code = issue_code(session, campaign)
+
+        page = client.post("/r", data={"code": code}).text
+
+        headings = re.findall(r'<h2 class="category">([^<]+)</h2>', page)
+        assert headings == ["窗口类", "执法类"]  # as first seen in the campaign's targets
+        assert page.index("窗口乙") < page.index("执法甲")

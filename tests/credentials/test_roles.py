@@ -1,8 +1,7 @@
-"""Split deployment: what an issuer and a collector serve, and how public keys move between
-their databases (``pingyi keys export`` / ``pingyi keys import``)."""
+"""Split deployment: what an issuer and a collector serve, and the commands that move public
+keys between their databases (``pingyi keys export`` / ``pingyi keys import``; the export and
+import themselves are tested in :mod:`tests.credentials.test_transfer`)."""
 
-import copy
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,28 +16,20 @@ from starlette.routing import Route
 
 from app import config
 from app.admission.models import CodeBatch
-from app.campaigns import service as campaign_service
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import CampaignStatus
 from app.config import DeploymentRole, Settings
-from app.credentials import service as credential_service
-from app.credentials import transfer
-from app.credentials.errors import KeyTransferInvalid
-from app.credentials.models import CredentialKey, SpentCredential
+from app.credentials.models import CredentialKey
 from app.db import committing, get_session
 from app.deps import code_hashing_key
 from app.main import create_app, routers_for
-from tests.conftest import migrate, new_sqlite_engine
 from tests.credentials.credential_helpers import (
-    SERVER_SECRET,
     all_keys,
     cli_database,
-    key_of,
     key_pool,  # noqa: F401 - an autouse fixture
-    rater_side,
     run_cli_failing,
     run_cli_ok,
 )
-from tests.factories import HASHING_KEY, issue_code, make_campaign
+from tests.factories import HASHING_KEY, make_campaign
 
 ISSUER_ONLY = {
     "/api/v1/admission",
@@ -92,7 +83,7 @@ def role_client(session: Session) -> Iterator[Any]:
 
         app.dependency_overrides[get_session] = request_session
         app.dependency_overrides[code_hashing_key] = lambda: HASHING_KEY
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app)
         clients.append(client.__enter__())
         return client
 
@@ -105,7 +96,8 @@ class TestRoutesByRole:
     @pytest.mark.parametrize(
         ("role", "served", "refused"),
         [
-            (DeploymentRole.ISSUER, ISSUER_ONLY | BOTH, COLLECTOR_ONLY),
+            # An issuer's /r only forwards to the collector (app.split.pages); no rating.
+            (DeploymentRole.ISSUER, ISSUER_ONLY | BOTH, COLLECTOR_ONLY - {"/r"}),
             (DeploymentRole.COLLECTOR, COLLECTOR_ONLY | BOTH, ISSUER_ONLY),
             (DeploymentRole.ALL, ISSUER_ONLY | COLLECTOR_ONLY | BOTH, set()),
         ],
@@ -127,13 +119,13 @@ class TestRoutesByRole:
         ballots = client.post("/api/v1/ballots", json={})
         assert (ballots.status_code, ballots.json()["error"]["code"]) == (404, "http_404")
         for path in (
-            "/r",
             "/results",
             f"/verify/{campaign.slug}",
             f"/admin/campaigns/{campaign.slug}/results",
         ):
             assert client.get(path, follow_redirects=False).status_code == 404, path
         assert client.post("/r/rate", data={}).status_code == 404
+        assert 'id="split-forward"' in client.get("/r").text  # forwards to the collector
 
         assert client.get(f"/api/v1/campaigns/{campaign.slug}/keys").status_code == 200
         issuance = client.post("/api/v1/credentials", json={"blinded_message": "AA"})
@@ -200,161 +192,6 @@ class TestRoleSetting:
 
         assert "/api/v1/ballots" in paths
         assert "/api/v1/credentials" not in paths
-
-
-@pytest.fixture
-def collector() -> Iterator[Session]:
-    """The collector's database: a second, separate one."""
-    engine = new_sqlite_engine()
-    migrate(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
-
-
-def issuer_campaign(session: Session) -> Campaign:
-    campaign = make_campaign(session)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
-    return campaign
-
-
-class TestMovingKeys:
-    def test_the_collector_gets_the_campaign_and_public_keys_only(
-        self, session: Session, collector: Session
-    ) -> None:
-        campaign = issuer_campaign(session)
-        data = transfer.export_keys(session, campaign)
-
-        report = transfer.import_keys(collector, json.dumps(data).encode(), default_threshold=5)
-
-        assert (report.campaign_created, report.keys_added, report.keys_kept) == (True, 2, 0)
-        copied = campaign_service.get_campaign(collector, campaign.slug)
-        assert copied.status == CampaignStatus.OPEN
-        assert copied.title_zh == campaign.title_zh
-        assert copied.questionnaire == campaign.questionnaire
-        assert copied.disclosure_threshold == campaign.disclosure_threshold
-        assert [(g.key, g.weight) for g in copied.rater_groups] == [
-            (g.key, g.weight) for g in campaign.rater_groups
-        ]
-        assert [t.department.code for t in copied.targets] == [
-            t.department.code for t in campaign.targets
-        ]
-        keys = all_keys(collector)
-        assert [key.private_key for key in keys] == [None, None]
-        assert sorted(key.fingerprint for key in keys) == sorted(
-            key.fingerprint for key in all_keys(session)
-        )
-        assert "private" not in json.dumps(data)
-
-    def test_a_credential_issued_by_the_issuer_is_spent_at_the_collector(
-        self, session: Session, collector: Session
-    ) -> None:
-        campaign = issuer_campaign(session)
-        transfer.import_keys(
-            collector,
-            json.dumps(transfer.export_keys(session, campaign)).encode(),
-            default_threshold=5,
-        )
-        code = issue_code(session, campaign)
-        side = rater_side(key_of(session, campaign.id, campaign.rater_groups[0].id).public_key)
-        issued = credential_service.issue_for_voucher(
-            session, HASHING_KEY, SERVER_SECRET, code, side.blinded
-        )
-        credential = side.credential(
-            side.finalize(issued.blind_signature), "citizens", campaign.slug
-        )
-
-        admitted = credential_service.spend_credential(collector, credential)
-
-        assert admitted.campaign.slug == campaign.slug
-        assert admitted.campaign.id == campaign_service.get_campaign(collector, campaign.slug).id
-        assert len(collector.scalars(select(SpentCredential)).all()) == 1
-        assert session.scalars(select(SpentCredential)).all() == []
-
-    def test_importing_again_keeps_the_keys_and_adds_new_scopes(
-        self, session: Session, collector: Session
-    ) -> None:
-        campaign = issuer_campaign(session)
-        first = json.dumps(transfer.export_keys(session, campaign)).encode()
-        transfer.import_keys(collector, first, default_threshold=5)
-        target = campaign.targets[0]
-        issue_code(session, campaign, target=target.department.code)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
-        second = json.dumps(transfer.export_keys(session, campaign)).encode()
-
-        report = transfer.import_keys(collector, second, default_threshold=5)
-
-        assert (report.campaign_created, report.keys_added, report.keys_kept) == (False, 1, 2)
-        copied = campaign_service.get_campaign(collector, campaign.slug)
-        scoped = [key for key in all_keys(collector) if key.target_id is not None]
-        assert [key.target_id for key in scoped] == [copied.targets[0].id]
-
-    @pytest.mark.parametrize(
-        "tamper",
-        [
-            "private key field",
-            "private key text",
-            "fingerprint",
-            "small key",
-            "unknown rater group",
-            "not json",
-        ],
-    )
-    def test_a_bad_key_file_imports_nothing(
-        self, session: Session, collector: Session, tamper: str
-    ) -> None:
-        campaign = issuer_campaign(session)
-        data = transfer.export_keys(session, campaign)
-        bad = copy.deepcopy(data)
-        if tamper == "private key field":
-            bad["keys"][0]["private_key"] = "MIIG..."
-        elif tamper == "private key text":
-            bad["campaign"]["title"]["en"] = "-----BEGIN PRIVATE KEY-----"
-        elif tamper == "fingerprint":
-            bad["keys"][1]["fingerprint"] = "00" * 32
-        elif tamper == "small key":
-            from cryptography.hazmat.primitives.asymmetric import rsa
-
-            from app.credentials import blind_rsa
-
-            small = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-            bad["keys"][0]["public_key"] = credential_service.encode_b64url(
-                blind_rsa.public_key_der(small)
-            )
-            bad["keys"][0]["fingerprint"] = blind_rsa.public_key_fingerprint(small).hex()
-        elif tamper == "unknown rater group":
-            bad["keys"][1]["rater_group"] = "journalists"
-        content = b"{not json" if tamper == "not json" else json.dumps(bad).encode()
-
-        with pytest.raises(KeyTransferInvalid):
-            transfer.import_keys(collector, content, default_threshold=5)
-        collector.rollback()
-
-        assert collector.scalars(select(Campaign)).all() == []
-        assert all_keys(collector) == []
-
-    def test_a_different_key_for_a_scope_already_here_is_refused(
-        self, session: Session, collector: Session
-    ) -> None:
-        campaign = issuer_campaign(session)
-        data = transfer.export_keys(session, campaign)
-        transfer.import_keys(collector, json.dumps(data).encode(), default_threshold=5)
-        swapped = copy.deepcopy(data)
-        swapped["keys"][0], swapped["keys"][1] = (
-            {**data["keys"][1], "rater_group": data["keys"][0]["rater_group"]},
-            {**data["keys"][0], "rater_group": data["keys"][1]["rater_group"]},
-        )
-
-        with pytest.raises(KeyTransferInvalid) as error:
-            transfer.import_keys(collector, json.dumps(swapped).encode(), default_threshold=5)
-
-        assert "differs from the one already stored here" in error.value.translated()
-
-    def test_a_campaign_without_keys_cannot_be_exported(self, session: Session) -> None:
-        campaign = make_campaign(session, status=CampaignStatus.DRAFT)
-
-        with pytest.raises(KeyTransferInvalid):
-            transfer.export_keys(session, campaign)
 
 
 class TestKeyCommands:

@@ -357,3 +357,24 @@ class TestResultsAreComputedOncePerCampaignAndLanguage:
         text = client.get(f"/results/{published.slug}").text
         assert computed == ["zh_CN", "en", "zh_CN"]
         assert "东城区税务分局" in text
+
+
+class TestTheStartPage:
+    def test_links_the_published_results(self, client: TestClient) -> None:
+        page = client.get("/").text
+
+        assert '<a class="button" href="/results?lang=zh_CN" id="home-results">' in page
+
+
+class TestTheVerificationPageOrder:
+    def test_the_receipt_check_comes_before_the_keys_and_the_trackers(
+        self, client: TestClient, session: Session
+    ) -> None:
+        campaign = make_campaign(session)
+        campaign.status = CampaignStatus.CLOSED
+
+        page = client.get(f"/verify/{campaign.slug}").text
+
+        assert page.index('id="receipts"') < page.index('id="keys"')
+        assert page.index('id="check-result"') < page.index("<form")
+        assert '<script src="/static/js/verify.js" type="module"></script>' in page

@@ -3,7 +3,7 @@
 // The rater's browser prepares a random message, blinds it, sends the blinded message to the
 // issuer, unblinds the issuer's blind signature and checks the result. The issuer never sees
 // the message or the signature it ends up having made, so it cannot link a credential it
-// issued to the ballot that later spends it (DESIGN.md, "Admission").
+// issued to the ballot that later spends it (docs/privacy.md).
 //
 //   const key = await importPublicKey(spkiDer);         // from GET /api/v1/campaigns/{slug}/keys
 //   const prepared = prepare(message);                  // 32 random bytes ‖ message
@@ -17,7 +17,7 @@
 // Timing: nothing here computes with a private key. The only exponent is the public e; the
 // secret blinding factor r goes through BigInt multiplication and an extended Euclid, which are
 // not constant-time, so a spy with a timing side channel on the rater's own device could learn
-// about r. That is outside the threat model (DESIGN.md); browsers offer no constant-time bignums.
+// about r. That is outside the threat model (docs/privacy.md); browsers offer no constant-time bignums.
 
 const HASH = "SHA-384";
 const HASH_LEN = 48; // bytes of a SHA-384 digest
