@@ -2,12 +2,6 @@
 
 import asyncio
 import enum
-import fcntl
-import os
-import re
-import sqlite3
-import threading
-import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -20,7 +14,9 @@ from sqlalchemy import Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app import sqlite_writer
 from app.config import get_settings
+from app.sqlite_writer import SQLITE_BUSY_TIMEOUT_SECONDS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,9 +25,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-FILE_LOCK_POLL_SECONDS = 0.001
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
 class Base(DeclarativeBase):
@@ -71,7 +64,7 @@ def build_engine(database_url: str, *, pool_size: int = 10) -> Engine:
             connect_args={
                 "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                 "check_same_thread": False,
-                "factory": _QueuedWriterConnection,
+                "factory": sqlite_writer.QueuedWriterConnection,
             },
             **pool_options,
         )
@@ -99,14 +92,14 @@ def _configure_sqlite(engine: Engine) -> None:
     ourselves. Writers that begin with their write (the ballot path does) then wait for the
     write lock instead of failing to upgrade a read lock; writers that must read first ask
     for ``execution_options={"sqlite_begin": "IMMEDIATE"}``. Writers wait for their turn in
-    a :class:`_WriterQueue` rather than in SQLite's busy handler.
+    a :class:`app.sqlite_writer.WriterQueue` rather than in SQLite's busy handler.
     """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         database = engine.url.database
         if database and database != ":memory:":
-            dbapi_connection.writer_queue = _writer_queue(database)
+            dbapi_connection.writer_queue = sqlite_writer.writer_queue(database)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -121,131 +114,7 @@ def _configure_sqlite(engine: Engine) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if _WRITE_STATEMENT.match(statement):
-            connection.connection.dbapi_connection.take_writer_turn()
-
-    @event.listens_for(engine, "after_cursor_execute")
-    def _after_execute(connection: Any, *_args: Any) -> None:
-        dbapi_connection = connection.connection.dbapi_connection
-        if not dbapi_connection.in_transaction:  # a write outside a transaction (VACUUM)
-            dbapi_connection.end_writer_turn()
-
-    @event.listens_for(engine, "handle_error")
-    def _on_error(context: Any) -> None:
-        """A write that failed outside a transaction gives up its turn (inside one, the
-        rollback that follows does)."""
-        try:
-            dbapi_connection = context.connection.connection.dbapi_connection
-        except Exception:  # no connection, or one already closed: nothing is held on it
-            return
-        if isinstance(dbapi_connection, _QueuedWriterConnection) and not (
-            dbapi_connection.in_transaction
-        ):
-            dbapi_connection.end_writer_turn()
-
-
-# Statements that take SQLite's write lock. (Pingyi writes no WITH ... INSERT; a read with
-# a WITH must not hold up the writers for the rest of its transaction.)
-_WRITE_STATEMENT = re.compile(
-    r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|VACUUM|REINDEX|ANALYZE"
-    r"|BEGIN\s+(IMMEDIATE|EXCLUSIVE))\b",
-    re.IGNORECASE,
-)
-
-
-class _WriterQueue:
-    """The writers of one SQLite database, in this process and others, taking turns.
-
-    SQLite lets one writer in at a time and makes the others retry after sleeps that grow
-    to 100 ms, so under load an unlucky writer loses round after round: at 300 ballots/s,
-    seconds of latency for a few. Here a writer instead waits, before its first write, on a
-    lock that wakes it as soon as the writer ahead is done: a ``threading.Lock`` among the
-    threads of a process (with SQLite's timeout), then ``flock`` on a file beside the
-    database among processes. SQLite's own locking still decides; this only queues the
-    writers that come through :func:`build_engine`.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.threads = threading.Lock()
-        self.path = path
-        self.descriptor: int | None = None
-
-    def acquire(self) -> None:
-        if not self.threads.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
-            raise sqlite3.OperationalError("database is locked")
-        try:
-            if self.descriptor is None:
-                self.descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._lock_file(self.descriptor, time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS)
-        except BaseException:
-            self.threads.release()
-            raise
-
-    @staticmethod
-    def _lock_file(descriptor: int, deadline: float) -> None:
-        """``flock`` with a deadline: another process (a stopped CLI command, say) must not
-        hang a request forever; past the deadline it fails as SQLite's own timeout would."""
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(FILE_LOCK_POLL_SECONDS)
-
-    def release(self) -> None:
-        if self.descriptor is not None:
-            fcntl.flock(self.descriptor, fcntl.LOCK_UN)
-        self.threads.release()
-
-
-_writer_queues: dict[str, _WriterQueue] = {}
-_writer_queues_lock = threading.Lock()
-
-
-def _writer_queue(database: str) -> _WriterQueue:
-    path = str(Path(database).resolve()) + "-writers.lock"
-    with _writer_queues_lock:
-        return _writer_queues.setdefault(path, _WriterQueue(path))
-
-
-class _QueuedWriterConnection(sqlite3.Connection):
-    """A pysqlite connection that takes its turn in its database's :class:`_WriterQueue`
-    before its first write and gives it up when its transaction ends."""
-
-    writer_queue: _WriterQueue | None = None
-    holds_writer_turn = False
-
-    def take_writer_turn(self) -> None:
-        if self.writer_queue is not None and not self.holds_writer_turn:
-            self.writer_queue.acquire()
-            self.holds_writer_turn = True
-
-    def end_writer_turn(self) -> None:
-        if self.holds_writer_turn and self.writer_queue is not None:
-            self.holds_writer_turn = False
-            self.writer_queue.release()
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self.end_writer_turn()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self.end_writer_turn()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.end_writer_turn()
+    sqlite_writer.queue_writers(engine)
 
 
 @lru_cache

@@ -1,9 +1,9 @@
 """Logging for every process: plain lines for people, or one JSON object per line.
 
 What may be logged is decided where a line is written (see
-:class:`app.middleware.RequestLogMiddleware`: rater routes write nothing); this module only
-shapes lines. It adds nothing about the request — no address, no user agent — and keeps the
-fields a caller passes with ``extra={"fields": {...}}`` as JSON keys.
+:class:`app.middleware.request_log.RequestLogMiddleware`: rater routes write nothing); this
+module only shapes lines. It adds nothing about the request — no address, no user agent —
+and keeps the fields a caller passes with ``extra={"fields": {...}}`` as JSON keys.
 """
 
 import json
@@ -38,7 +38,7 @@ def logging_config(log_format: LogFormat) -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for Pingyi's and uvicorn's loggers.
 
     uvicorn's access logger is silenced here as well as by ``access_log=False``: an access
-    line for a rating request is exactly what DESIGN.md rule 5 forbids.
+    line for a rating request is exactly what privacy rule 5 forbids.
     """
     formatter = (
         {"()": JsonFormatter}

@@ -1,6 +1,6 @@
 """Per-client rate limits on admission and sign-in, kept in this process's memory only.
 
-DESIGN.md rule 5: rate limits keep counters in memory only. Clients are told apart by an
+Privacy rule 5: rate limits keep counters in memory only. Clients are told apart by an
 HMAC-SHA256 of their address under a key drawn at random when the limits are made (once per
 worker process) and never written anywhere, so the table holds no address: what a dump of it
 shows cannot be matched with another process's table or with a log. (Someone holding the same
@@ -35,10 +35,14 @@ from fastapi import FastAPI, Request
 from app.config import get_settings
 from app.errors import PingyiError
 from app.i18n import N_
+from app.signin_failures import LOCK_AFTER
 
 CLIENT_KEY_BYTES = 16
 MAX_CLIENTS = 50_000  # per limit (~8 MB); beyond it the least recently seen is forgotten
-LOGIN_FAILURES = 20  # failed sign-ins per client at once (each account also locks on its own)
+# Failed sign-ins per client address at once: only a ceiling, ten times what locks one name
+# or identifier (app.signin_failures), so that one network's failures (a shared NAT, an
+# office) do not lock out its other users, while a sweep across names still stops.
+LOGIN_FAILURES = 10 * LOCK_AFTER
 LOGIN_FAILURE_PERIOD = 10 * 60.0  # seconds in which LOGIN_FAILURES are allowed again
 ATTEMPT_PERIOD = 60.0  # seconds; admission attempts are configured per minute
 
@@ -240,9 +244,11 @@ def check(request: Request, name: str) -> bytes:
     return client
 
 
-def refund(request: Request, name: str, client: bytes) -> None:
-    """Give back the attempt :func:`check` spent (a sign-in that succeeded)."""
-    limits_of(request.app).refund(name, client)
+def refund(request: Request, name: str, client: bytes | None = None) -> None:
+    """Give back the attempt :func:`check` spent (a sign-in that succeeded); ``client`` is
+    the key it returned, or this request's."""
+    limits = limits_of(request.app)
+    limits.refund(name, client if client is not None else limits.client(request))
 
 
 def limit(name: str) -> Callable[[Request], Awaitable[None]]:

@@ -33,3 +33,9 @@ def post_form(
     """POST a console form with a valid CSRF token taken from a page the user can see."""
     token = csrf_token(client, token_from)
     return client.post(path, data={"csrftoken": token, **(data or {})}, follow_redirects=False)
+
+
+def csrf_headers(client: TestClient, path: str = "/admin") -> dict[str, str]:
+    """The header a JSON route the console's cookie reaches needs: the session's CSRF token,
+    taken from a console page (every page has the sign-out form)."""
+    return {"X-CSRF-Token": csrf_token(client, path)}

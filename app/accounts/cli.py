@@ -9,6 +9,7 @@ import typer
 from app.accounts import service as account_service
 from app.accounts.models import Role
 from app.audit import service as audit_service
+from app.cli_support import fail_with
 from app.db import session_scope
 from app.errors import PingyiError
 
@@ -26,16 +27,10 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _fail(error: PingyiError) -> None:
-    field = f" ({error.field})" if error.field else ""
-    typer.secho(error.translated() + field, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
 @user_cli.command("create")
 def create(
     username: str,
-    role: Annotated[Role, typer.Option(help="admin, liaison, auditor or trustee")],
+    role: Annotated[Role, typer.Option(help="admin, liaison, auditor, trustee or inspector")],
     department: Annotated[
         str | None, typer.Option(help="Department code (required for a liaison)")
     ] = None,
@@ -64,7 +59,7 @@ def create(
                 detail={"role": role.value, "department": department},
             )
     except PingyiError as error:
-        _fail(error)
+        fail_with(error)
     typer.echo(f"Created {role.value} {username}")
 
 
@@ -83,7 +78,7 @@ def reset_password(
                 session, actor=cli_actor(), action="user_reset_password", object=f"user:{username}"
             )
     except PingyiError as error:
-        _fail(error)
+        fail_with(error)
     typer.echo(f"Password of {username} reset; its sessions have ended")
 
 
@@ -98,7 +93,7 @@ def disable(username: str) -> None:
                 session, actor=cli_actor(), action="user_disable", object=f"user:{username}"
             )
     except PingyiError as error:
-        _fail(error)
+        fail_with(error)
     typer.echo(f"{username} disabled")
 
 

@@ -12,6 +12,7 @@ class Role(enum.StrEnum):
     LIAISON = "liaison"  # department liaison: published results of their own department
     AUDITOR = "auditor"  # read-only: campaigns, results, audit trail
     TRUSTEE = "trustee"  # 评议结果开启人: enters their share of the tally key to open the box
+    INSPECTOR = "inspector"  # 暗访: records mystery-inspection findings (may be a third party)
 
 
 class StaffUser(Base):

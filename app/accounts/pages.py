@@ -2,6 +2,7 @@
 
 import unicodedata
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,17 +14,21 @@ from app.accounts.web import (
     CurrentStaff,
     StaffDep,
     WriteSession,
+    forget_queued_session_cookie,
     render_admin,
     secure_cookies,
     session_secret,
 )
 from app.audit import service as audit_service
+from app.campaigns import overview as campaign_overview
 from app.campaigns import service as campaign_service
+from app.config import DeploymentRole, get_settings
 from app.deps import SessionDep
-from app.i18n import gettext
+from app.i18n import current_locale, gettext
 from app.ratelimit import RateLimited, RateLimits
 from app.ratelimit import check as spend_attempt
 from app.ratelimit import refund as refund_attempt
+from app.rectification import service as rectification_service
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -31,8 +36,13 @@ INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # controls, fo
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path inside the console, never another site (open redirect)."""
-    if target and target.startswith("/admin") and not target.startswith("//"):
+    """Only a path inside the console, with its query, never another site (open redirect):
+    relative, no scheme or host, no ``//`` or ``\\`` anywhere, no control characters."""
+    if not target or any(ord(character) < 0x20 or character == "\\" for character in target):
+        return "/admin"
+    parts = urlsplit(target)
+    inside = parts.path == "/admin" or parts.path.startswith("/admin/")
+    if inside and not parts.scheme and not parts.netloc and "//" not in target:
         return target
     return "/admin"
 
@@ -52,9 +62,14 @@ def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=500)] = "/admin",
 ) -> Response:
-    try:  # failed sign-ins per client address, in memory; nothing is checked or recorded
-        client = spend_attempt(request, RateLimits.LOGIN)
-    except RateLimited as limited:
+    try:  # per typed name first, then the per-address ceiling (both in memory)
+        outcome = account_service.sign_in(
+            session,
+            username,
+            password,
+            before_check=lambda: spend_attempt(request, RateLimits.LOGIN),
+        )
+    except RateLimited as limited:  # the address's ceiling: nothing is checked or recorded
         page = render_admin(
             request,
             "admin/login.html",
@@ -64,7 +79,6 @@ def login(
         )
         page.headers["Retry-After"] = str(limited.params["seconds"])
         return page
-    outcome = account_service.sign_in(session, username, password)
     if outcome.user is None:
         typed = _as_recorded(username)
         audit_service.record(
@@ -88,7 +102,7 @@ def login(
         if outcome.wait_seconds:
             page.headers["Retry-After"] = str(outcome.wait_seconds)
         return page
-    refund_attempt(request, RateLimits.LOGIN, client)
+    refund_attempt(request, RateLimits.LOGIN)
     user = outcome.user
     audit_service.record(
         session, actor=user.username, action="login", object=f"user:{user.username}"
@@ -134,6 +148,7 @@ def logout(request: Request, session: WriteSession, staff: StaffDep) -> Response
         session, actor=staff.username, action="logout", object=f"user:{staff.username}"
     )
     response = RedirectResponse("/admin/login", status_code=303)
+    forget_queued_session_cookie(request)  # the refresh current_staff queued: not after this
     for header in sessions.clearing_cookie_headers(secure=secure_cookies(request)):
         response.headers.append("set-cookie", header)
     return response
@@ -143,9 +158,19 @@ def logout(request: Request, session: WriteSession, staff: StaffDep) -> Response
 def dashboard(request: Request, session: SessionDep, staff: StaffDep) -> Response:
     if staff.role == Role.LIAISON:
         return RedirectResponse("/admin/my-results", status_code=303)
+    if staff.role == Role.INSPECTOR:  # may be a third party: no campaign at a glance
+        return RedirectResponse("/admin/inspections", status_code=303)
+    campaigns = campaign_service.list_campaigns(session)
+    keeps_codes = get_settings().role != DeploymentRole.COLLECTOR  # a collector holds no code
     return render_admin(
         request,
         "admin/dashboard.html",
         staff,
-        {"campaigns": campaign_service.list_campaigns(session)},
+        {
+            "campaigns": campaigns,
+            "glances": campaign_overview.at_a_glance(
+                session, campaigns, current_locale(), keeps_codes=keeps_codes
+            ),
+            "overdue_tasks": rectification_service.overdue_tasks(session),
+        },
     )

@@ -18,10 +18,15 @@ class Permission(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_OWN_RESULTS = "view_own_results"
     ENTER_TALLY_SHARE = "enter_tally_share"
+    MANAGE_RECTIFICATION = "manage_rectification"  # the office: problem lists, tasks, review
+    RESPOND_RECTIFICATION = "respond_rectification"  # a liaison: own department's tasks
+    RECORD_FINDINGS = "record_findings"  # 暗访: record findings and see one's own
+    MANAGE_INSPECTIONS = "manage_inspections"  # every finding, 通报单, scores, tasks
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission) - {Permission.VIEW_OWN_RESULTS},
+    Role.ADMIN: frozenset(Permission)
+    - {Permission.VIEW_OWN_RESULTS, Permission.RESPOND_RECTIFICATION},
     Role.AUDITOR: frozenset(
         {
             Permission.VIEW_CAMPAIGNS,
@@ -30,8 +35,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_AUDIT,
         }
     ),
-    Role.LIAISON: frozenset({Permission.VIEW_OWN_RESULTS}),
+    Role.LIAISON: frozenset({Permission.VIEW_OWN_RESULTS, Permission.RESPOND_RECTIFICATION}),
     Role.TRUSTEE: frozenset({Permission.VIEW_CAMPAIGNS, Permission.ENTER_TALLY_SHARE}),
+    # An inspector may work for a third party: findings only, no campaign, result or audit page.
+    Role.INSPECTOR: frozenset({Permission.RECORD_FINDINGS}),
 }
 
 
@@ -41,6 +48,7 @@ ROLE_NAMES: dict[Role, str] = {
     Role.LIAISON: N_("Department liaison"),
     Role.AUDITOR: N_("Auditor"),
     Role.TRUSTEE: N_("Trustee"),
+    Role.INSPECTOR: N_("Mystery inspector"),
 }
 
 

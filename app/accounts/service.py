@@ -2,7 +2,7 @@
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,10 +14,12 @@ from app.accounts.sessions import StaffSession
 from app.departments.models import Department
 from app.errors import InvalidInput, NotFound
 from app.i18n import N_
+from app.signin_failures import FREE_ATTEMPTS as FREE_ATTEMPTS  # re-exported
+from app.signin_failures import LOCK_AFTER as LOCK_AFTER  # re-exported
+from app.signin_failures import FailureCounter, NameKeys
 
-FREE_ATTEMPTS = 3  # failures before each further attempt has to wait
-LOCK_AFTER = 10  # failures that lock the account for LOCK_DURATION
-LOCK_DURATION = dt.timedelta(minutes=15)
+login_failures = FailureCounter()  # per typed user name, in this process's memory
+user_name_keys = NameKeys()
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 
 
@@ -98,6 +100,7 @@ def reset_password(session: Session, user: StaffUser, password: str) -> None:
     user.failed_logins = 0
     user.locked_until = None
     user.session_version += 1
+    login_failures.succeeded(user_name_keys.of(user.username))  # in this process
 
 
 def disable_user(session: Session, user: StaffUser) -> None:
@@ -122,32 +125,38 @@ class SignIn:
         return self.user is not None
 
 
-def sign_in(session: Session, username: str, password: str) -> SignIn:
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    failures: FailureCounter = login_failures,
+    before_check: Callable[[], object] | None = None,
+) -> SignIn:
+    """Check a user name and password.
+
+    Failures are counted per typed name in memory (:mod:`app.signin_failures`), the same for
+    a name that exists and one that does not, and an unknown name's password is checked
+    against a dummy hash: no answer, wait or timing tells whether an account exists.
+    ``before_check`` runs once the name is not throttled and before the password is checked
+    (the per-address ceiling; whatever it raises refuses the attempt).
+    """
+    key = user_name_keys.of(username)
+    wait = failures.begin_attempt(key)
+    if wait:
+        return SignIn(user=None, wait_seconds=wait)
+    if before_check is not None:
+        before_check()
     user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
-    if user is not None and user.locked_until is not None:
-        remaining = (utc(user.locked_until) - now()).total_seconds()
-        if remaining > 0:
-            return SignIn(user=None, wait_seconds=max(1, round(remaining)))
     stored_hash = user.password_hash if user is not None else None
-    if not passwords.verify_password(stored_hash, password) or user is None:
-        if user is not None:
-            _count_failure(user)
+    if not passwords.verify_password(stored_hash, password) or user is None or user.disabled:
         return SignIn(user=None)
-    if user.disabled:
-        return SignIn(user=None)
+    failures.succeeded(key)
     user.failed_logins = 0
     user.locked_until = None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return SignIn(user=user)
-
-
-def _count_failure(user: StaffUser) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= LOCK_AFTER:
-        user.locked_until = now() + LOCK_DURATION
-    elif user.failed_logins > FREE_ATTEMPTS:
-        user.locked_until = now() + dt.timedelta(seconds=2 ** (user.failed_logins - FREE_ATTEMPTS))
 
 
 def user_for_session(session: Session, staff_session: StaffSession | None) -> StaffUser | None:

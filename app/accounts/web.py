@@ -1,6 +1,7 @@
 """What every office console route needs: the signed-in user, permissions, page rendering."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -9,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as account_service
 from app.accounts import sessions
-from app.accounts.models import StaffUser
+from app.accounts.models import Role, StaffUser
 from app.accounts.permissions import Permission, allows
 from app.config import get_settings
 from app.deps import SessionDep
 from app.errors import PingyiError
 from app.i18n import N_
-from app.middleware import queue_cookie
+from app.middleware.cookies import queue_cookie
 from app.templating import render
 
 
@@ -44,11 +45,20 @@ def current_staff(request: Request, session: SessionDep) -> StaffUser | None:
     secret = session_secret()
     staff_session = sessions.decode(secret, request.cookies.get(sessions.COOKIE_NAME))
     user = account_service.user_for_session(session, staff_session)
+    if user is not None:  # for an error page, rendered after this request's session is gone
+        request.state.console_staff = ConsoleStaff(user.display_name, user.role)
     if user is not None and staff_session is not None:
         refreshed = sessions.encode(secret, staff_session)
         for header in sessions.cookie_headers(refreshed, secure=secure_cookies(request)):
             queue_cookie(request.scope, header)
     return user
+
+
+def forget_queued_session_cookie(request: Request) -> None:
+    """Drop the session cookie :func:`current_staff` queued, for a response that clears it
+    (sign-out): it must answer with the clearing headers alone."""
+    pending: list[str] = request.scope.get("state", {}).get("pending_cookies", [])
+    pending[:] = [header for header in pending if not header.startswith(sessions.COOKIE_NAME + "=")]
 
 
 CurrentStaff = Annotated[StaffUser | None, Depends(current_staff)]
@@ -88,6 +98,18 @@ def write_transaction(session: SessionDep) -> Session:
 WriteSession = Annotated[Session, Depends(write_transaction)]
 
 
+@dataclass(frozen=True)
+class ConsoleStaff:
+    """What the console layout shows of the signed-in user: enough for the navigation."""
+
+    display_name: str
+    role: Role
+
+
+def console_permissions(role: Role | None) -> set[str]:
+    return {p.value for p in Permission if role is not None and allows(role, p)}
+
+
 def render_admin(
     request: Request,
     name: str,
@@ -95,7 +117,7 @@ def render_admin(
     context: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    permissions = {p.value for p in Permission if staff is not None and allows(staff.role, p)}
+    permissions = console_permissions(staff.role if staff is not None else None)
     return render(
         request,
         name,

@@ -17,7 +17,7 @@ class CommentForReview(Base):
     """A rater's comment, scrubbed, copied out for the office's approval before publication.
 
     Copies are made together, after close, in random order, with random ids: nothing links
-    one to the evaluation it came from (DESIGN.md, "Disclosure control"). Only approved
+    one to the evaluation it came from (docs/methodology.md, "Disclosure control"). Only approved
     copies are ever published.
     """
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts.models import StaffUser
-from app.accounts.permissions import Permission
+from app.accounts.permissions import Permission, allows
 from app.accounts.web import WriteSession, render_admin, require
 from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
@@ -91,7 +91,26 @@ def comment_queue(
     status: str | None = None,
 ) -> Response:
     campaign = campaign_service.get_campaign(session, slug)
-    return _queue_page(request, session, staff, campaign, _filter(status))
+    if status is None:
+        shown = opening_filter(
+            comment_service.status_counts(session, campaign),
+            may_review=allows(staff.role, Permission.MANAGE_CAMPAIGNS),
+        )
+    else:
+        shown = _filter(status)
+    return _queue_page(request, session, staff, campaign, shown)
+
+
+def opening_filter(counts: dict[CommentStatus, int], *, may_review: bool) -> str:
+    """The tab the queue opens on without a choice: pending for a reviewer with work to do,
+    else the first non-empty tab (approved first for those who cannot review)."""
+    order = (
+        ("pending", "approved", "rejected") if may_review else ("approved", "pending", "rejected")
+    )
+    for shown in order:
+        if counts.get(CommentStatus(shown), 0):
+            return shown
+    return order[0]
 
 
 def _step(

@@ -1,6 +1,6 @@
 """Raters' comments: scrubbed copies for review at close, the approval queue, publication.
 
-The rules (DESIGN.md, "Disclosure control"):
+The rules (docs/methodology.md, "Disclosure control"):
 
 - Nothing is copied before the tally: comments arrive sealed in the ballot box. When the box
   is opened, :func:`prepare_review` copies the comments of every department rated by at

@@ -2,36 +2,25 @@
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from app import private_files
 from app.accounts.cli import cli_actor
 from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import CampaignStatus
+from app.cli_support import fail, fail_with
 from app.config import get_settings
 from app.credentials import roster as roster_service
 from app.credentials import service as credential_service
 from app.credentials import transfer
-from app.credentials.errors import RosterImportInvalid
 from app.db import session_scope
 from app.errors import PingyiError
 
 keys_cli = typer.Typer(no_args_is_help=True, help="Signing keys of blind-signed credentials.")
 roster_cli = typer.Typer(no_args_is_help=True, help="Rosters of known raters (credentials).")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
-def _fail_with(error: PingyiError) -> NoReturn:
-    if isinstance(error, RosterImportInvalid):
-        _fail("\n".join([error.translated(), *(f"  - {problem}" for problem in error.problems)]))
-    field = f" ({error.field})" if error.field else ""
-    _fail(error.translated() + field)
 
 
 @keys_cli.command("list")
@@ -51,7 +40,7 @@ def keys_list(slug: str) -> None:
                 half = "private+public" if info.id in private else "public only"
                 typer.echo(f"{info.rater_group.key}\t{scope}\t{info.fingerprint.hex()}\t{half}")
     except PingyiError as error:
-        _fail_with(error)
+        fail_with(error)
 
 
 @keys_cli.command("create")
@@ -59,16 +48,16 @@ def keys_create(slug: str) -> None:
     """Make any missing key of an open campaign (one opened before credentials existed)."""
     settings = get_settings()
     if not settings.issues_credentials:
-        _fail("This is a collector (PINGYI_ROLE=collector): it holds no private keys")
+        fail("This is a collector (PINGYI_ROLE=collector): it holds no private keys")
     try:
         with session_scope() as session:
             campaign = campaign_service.get_campaign(session, slug)
             if campaign.status != CampaignStatus.OPEN:
-                _fail(f"{slug} is {campaign.status.value}: keys are made when a campaign opens")
+                fail(f"{slug} is {campaign.status.value}: keys are made when a campaign opens")
             keys = credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
             typer.echo(f"{slug}: {len(keys)} keys")
     except PingyiError as error:
-        _fail_with(error)
+        fail_with(error)
 
 
 @keys_cli.command("export")
@@ -91,7 +80,7 @@ def keys_export(
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
     except PingyiError as error:
-        _fail_with(error)
+        fail_with(error)
     typer.echo(f"{len(data['keys'])} public keys of {slug} written to {out}")
     for key in data["keys"]:
         typer.echo(f"  {key['rater_group']}\t{key['target'] or '*'}\t{key['fingerprint']}")
@@ -118,7 +107,7 @@ def keys_import(
                 detail={"added": report.keys_added, "kept": report.keys_kept},
             )
     except PingyiError as error:
-        _fail_with(error)
+        fail_with(error)
     created = "campaign created, " if report.campaign_created else ""
     typer.echo(
         f"{report.slug}: {created}{report.keys_added} keys added, {report.keys_kept} already here"
@@ -146,14 +135,14 @@ def roster_import(
     """
     settings = get_settings()
     if not settings.issues_credentials:
-        _fail("This is a collector (PINGYI_ROLE=collector): rosters belong to the issuer")
+        fail("This is a collector (PINGYI_ROLE=collector): rosters belong to the issuer")
     if out.exists():
-        _fail(f"{out} already exists; passwords are written once, to a new file")
+        fail(f"{out} already exists; passwords are written once, to a new file")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.open("x").close()
+        private_files.create_private(out)  # claims the name now, readable by its owner only
     except OSError as error:
-        _fail(f"Cannot create {out}: {error.strerror or error}")
+        fail(f"Cannot create {out}: {error.strerror or error}")
     try:
         lines = roster_service.read_identifiers(file.read_bytes(), column)
         with session_scope() as session:
@@ -168,11 +157,11 @@ def roster_import(
                 object=f"campaign:{slug}",
                 detail={"rater_group": group, "count": len(entries)},
             )
-            with out.open("w", encoding="utf-8", newline="") as stream:
+            with private_files.private_text(out) as stream:
                 roster_service.write_passwords_csv(campaign, group, entries, stream)
     except BaseException as error:
         out.unlink(missing_ok=True)
         if isinstance(error, PingyiError):
-            _fail_with(error)
+            fail_with(error)
         raise
     typer.echo(f"{len(entries)} roster members of {slug} ({group}); passwords written to {out}")

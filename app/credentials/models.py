@@ -1,6 +1,6 @@
 """Blind-signed credentials: signing keys, rosters, the spent set, and receipts.
 
-What each table may hold follows DESIGN.md ("Admission"): the issuing side records only that a
+What each table may hold follows docs/privacy.md ("Admission"): the issuing side records only that a
 voucher or roster member *has received* its credential; the collecting side records only a
 hash of each spent message. Neither holds anything that ties the two together, and neither
 holds a time. ``tests/test_schema.py`` keeps an allow-list of these tables' columns.

@@ -1,7 +1,7 @@
 """Subresource Integrity hashes for the scripts a rater's browser runs.
 
 The blind-signature client decides whether a rater stays anonymous, so pages load it with an
-``integrity`` attribute and the README publishes the same value: anyone can check that the
+``integrity`` attribute and docs/guide.md publishes the same value: anyone can check that the
 script served is the one reviewed. The value is ``sha384-`` and the base64 (standard alphabet,
 padded) of the SHA-384 digest of the file's bytes exactly as served (W3C SRI §3.1).
 """

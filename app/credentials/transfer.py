@@ -60,6 +60,7 @@ class ExportedCampaign(_Strict):
     disclosure_threshold: int
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
+    series: str | None = None  # year over year: the public pages are on the collector
     questionnaire: dict[str, Any]
     policy: dict[str, Any] = Field(default_factory=dict)
     rater_groups: list[ExportedRaterGroup]
@@ -115,6 +116,7 @@ def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
             disclosure_threshold=campaign.disclosure_threshold,
             starts_on=campaign.starts_on,
             ends_on=campaign.ends_on,
+            series=campaign.series,
             questionnaire=campaign.questionnaire,
             policy=campaign.policy or {},
             rater_groups=[
@@ -323,6 +325,7 @@ def _create_campaign(
                 "disclosure_threshold": exported.disclosure_threshold,
                 "starts_on": exported.starts_on,
                 "ends_on": exported.ends_on,
+                "series": exported.series,
                 "rater_groups": [
                     RaterGroupSpec(key=group.key, weight=group.weight)
                     for group in exported.rater_groups

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import text_rules
 from app.departments.models import (
     CATEGORY_MAX_LENGTH,
     CODE_MAX_LENGTH,
@@ -17,6 +18,7 @@ from app.departments.models import (
 )
 from app.departments.schemas import DepartmentIn
 from app.errors import InvalidInput, NotFound
+from app.grouping import by_category
 from app.i18n import N_
 
 HEADER_ALIASES = {
@@ -35,6 +37,12 @@ HEADER_ALIASES = {
     "英文名称": "name_en",
 }
 REQUIRED_COLUMNS = ("code", "name", "category")
+# The texts staff type for a department, with how a message names each (app.text_rules).
+TEXT_FIELDS = {
+    "name": N_("The department's name"),
+    "category": N_("The category"),
+    "name_en": N_("The department's English name"),
+}
 NOT_UTF8 = "the file is not UTF-8 (in Excel, save it as “CSV UTF-8”)"
 
 
@@ -131,6 +139,14 @@ def parse_csv(content: bytes) -> list[DepartmentIn]:
                 field = ".".join(str(part) for part in detail["loc"])
                 problems.append(LineProblem(start_line, f"{field}: {detail['msg']}"))
             continue
+        refused = [
+            f"{field}: {problem}"
+            for field in TEXT_FIELDS
+            if (problem := text_rules.staff_text_problem(getattr(row, field) or "")) is not None
+        ]
+        if refused:
+            problems += [LineProblem(start_line, text) for text in refused]
+            continue
         if row.code in first_line_of_code:
             problems.append(
                 LineProblem(
@@ -200,11 +216,8 @@ def get_department(session: Session, code: str) -> Department:
 
 def departments_by_category(session: Session) -> list[tuple[str, list[Department]]]:
     """Every department, grouped by category; categories and codes in order."""
-    grouped: dict[str, list[Department]] = {}
     ordered = session.scalars(select(Department).order_by(Department.category, Department.code))
-    for department in ordered:
-        grouped.setdefault(department.category, []).append(department)
-    return list(grouped.items())
+    return list(by_category(ordered, lambda department: department.category).items())
 
 
 def categories(session: Session) -> list[str]:
@@ -253,7 +266,7 @@ def _checked(*, code: str, name: str, category: str, name_en: str | None) -> Dep
     if not (name_en or "").strip():
         record["name_en"] = None
     try:
-        return DepartmentIn.model_validate(record)
+        checked = DepartmentIn.model_validate(record)
     except ValidationError as error:
         fields = {str(detail["loc"][0]) for detail in error.errors() if detail["loc"]}
         raise DepartmentInvalid(
@@ -263,3 +276,12 @@ def _checked(*, code: str, name: str, category: str, name_en: str | None) -> Dep
                 if field in fields
             ]
         ) from None
+    refused: list[InvalidInput] = []
+    for field, what in TEXT_FIELDS.items():
+        try:
+            text_rules.check_staff_text(getattr(checked, field), field=field, what=what)
+        except InvalidInput as problem:
+            refused.append(problem)
+    if refused:
+        raise DepartmentInvalid(refused)
+    return checked

@@ -109,6 +109,13 @@ class Questionnaire(Strict):
     points: dict[ScaleName, dict[Level, float]] = Field(default_factory=dict)
     items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
     comment: Comment | None = None
+    short_form: dict[Identifier, list[Identifier]] | None = Field(
+        default=None,
+        description=(
+            "Per rater group, the only items that group sees (a short form for groups that "
+            "rate many departments, e.g. the overall item and one item per dimension)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Questionnaire":
@@ -142,10 +149,38 @@ class Questionnaire(Strict):
                 problems.append(f"{where}: groups is empty, so no rater would see it")
             if item.points is not None:
                 problems += _points_problems(where, item.scale, item.points)
+        problems += self._short_form_problems(group_keys)
         for group in group_keys:
             if not any(item.is_for(group) for item in self.items):
                 problems.append(f"rater group '{group}' sees no item")
         return problems
+
+    def _short_form_problems(self, group_keys: list[str]) -> list[str]:
+        problems: list[str] = []
+        items = {item.id: item for item in self.items}
+        for group, item_ids in (self.short_form or {}).items():
+            where = f"short form of '{group}'"
+            if group not in group_keys:
+                problems.append(f"{where}: rater group '{group}' is not declared")
+                continue
+            if not item_ids:
+                problems.append(f"{where}: it lists no item, so that group would see none")
+            problems += _duplicates(f"{where}: item", item_ids)
+            for item_id in item_ids:
+                item = items.get(item_id)
+                if item is None:
+                    problems.append(f"{where}: item '{item_id}' is not declared")
+                elif not item.is_for(group):
+                    problems.append(f"{where}: item '{item_id}' is not for that group")
+        return problems
+
+    def shows(self, item: Item, group_key: str) -> bool:
+        """Whether raters of ``group_key`` see ``item``: it is for them, and in their short
+        form when they have one."""
+        if not item.is_for(group_key):
+            return False
+        short = (self.short_form or {}).get(group_key)
+        return short is None or item.id in short
 
     def points_for(self, item: Item) -> dict[Level, float]:
         if item.points is not None:
@@ -153,7 +188,7 @@ class Questionnaire(Strict):
         return self.points.get(item.scale, DEFAULT_POINTS[item.scale])
 
     def items_for(self, group_key: str) -> list[Item]:
-        return [item for item in self.items if item.is_for(group_key)]
+        return [item for item in self.items if self.shows(item, group_key)]
 
     def group(self, key: str) -> RaterGroupDefinition | None:
         return next((group for group in self.rater_groups if group.key == key), None)

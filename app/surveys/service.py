@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import strict_yaml
+from app import strict_yaml, text_rules
 from app.errors import InvalidInput, NotFound
 from app.i18n import N_
 from app.surveys.models import QuestionnaireTemplate
@@ -34,9 +34,46 @@ def parse_questionnaire(data: Any, source: str) -> Questionnaire:
     if not isinstance(data, Mapping):
         raise QuestionnaireInvalid(source, ["the file must hold a mapping (id, title, items, ...)"])
     try:
-        return Questionnaire.model_validate(data)
+        questionnaire = Questionnaire.model_validate(data)
     except ValidationError as error:
         raise QuestionnaireInvalid(source, _describe(error, data)) from None
+    check_texts(questionnaire, source)
+    return questionnaire
+
+
+def check_texts(questionnaire: Questionnaire, source: str) -> None:
+    """Refuse a questionnaire whose texts (title, rater group and dimension names, item
+    texts, prompts) hold a character :mod:`app.text_rules` refuses, naming each place.
+
+    Checked where a template is read or a campaign made from one, not in the schema, so a
+    campaign's stored copy always loads."""
+    problems = text_problems(questionnaire)
+    if problems:
+        raise QuestionnaireInvalid(source, problems)
+
+
+def text_problems(questionnaire: Questionnaire) -> list[str]:
+    data = questionnaire.model_dump(mode="json")
+    return [
+        f"{_subject(location, data)}: {problem}"
+        for location, text in _texts(data, [])
+        if (problem := text_rules.staff_text_problem(text)) is not None
+    ]
+
+
+def _texts(value: object, location: list[str | int]) -> list[tuple[list[str | int], str]]:
+    """Every string in a dumped questionnaire, with where it is."""
+    if isinstance(value, str):
+        return [(location, value)]
+    if isinstance(value, Mapping):
+        return [found for key, inner in value.items() for found in _texts(inner, [*location, key])]
+    if isinstance(value, list):
+        return [
+            found
+            for index, inner in enumerate(value)
+            for found in _texts(inner, [*location, index])
+        ]
+    return []
 
 
 def parse_questionnaire_text(text: str, source: str) -> Questionnaire:
@@ -88,16 +125,29 @@ def _describe(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# Lists whose entries problems name by their id: list -> (what an entry is, its id's key).
+NAMED_ENTRIES = {
+    "items": ("item", "id"),
+    "rater_groups": ("rater group", "key"),
+    "dimensions": ("dimension", "id"),
+}
+
+
 def _subject(location: list[str | int], data: Mapping[str, Any]) -> str:
-    """Name the part of the file a validation error points at, by item id where possible."""
-    if len(location) >= 2 and location[0] == "items" and isinstance(location[1], int):
+    """Name the part of the file a validation error points at, by id where possible."""
+    if len(location) >= 2 and location[0] in NAMED_ENTRIES and isinstance(location[1], int):
+        what, id_key = NAMED_ENTRIES[str(location[0])]
         index = location[1]
-        items = data.get("items")
-        item_id = None
-        if isinstance(items, list) and index < len(items) and isinstance(items[index], Mapping):
-            item_id = items[index].get("id")
-        field = ".".join(str(part) for part in location[2:]) or "item"
-        named = f"item '{item_id}'" if item_id else f"item #{index + 1}"
+        entries = data.get(str(location[0]))
+        entry_id = None
+        if (
+            isinstance(entries, list)
+            and index < len(entries)
+            and isinstance(entries[index], Mapping)
+        ):
+            entry_id = entries[index].get(id_key)
+        field = ".".join(str(part) for part in location[2:]) or what
+        named = f"{what} '{entry_id}'" if entry_id else f"{what} #{index + 1}"
         return f"{named}, {field}"
     return ".".join(str(part) for part in location) or "file"
 

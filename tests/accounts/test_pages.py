@@ -79,6 +79,7 @@ class TestSignIn:
             },
             follow_redirects=False,
         )
+        token = csrf_token(client)  # signed in now: the token is bound to the new session
         outside = client.post(
             "/admin/login",
             data={

@@ -1,7 +1,5 @@
 """Staff accounts: creation rules, sign-in, slow-down and lock-out, ending sessions."""
 
-import datetime as dt
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -13,20 +11,22 @@ from tests.factories import STAFF_PASSWORD, make_department, make_staff
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.current = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    """Monotonic seconds for the in-memory failure counter."""
 
-    def __call__(self) -> dt.datetime:
+    def __init__(self) -> None:
+        self.current = 1000.0
+
+    def __call__(self) -> float:
         return self.current
 
     def advance(self, seconds: float) -> None:
-        self.current += dt.timedelta(seconds=seconds)
+        self.current += seconds
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(account_service, "now", fake)
+    monkeypatch.setattr(account_service.login_failures, "clock", fake)
     return fake
 
 
@@ -98,6 +98,18 @@ class TestSigningIn:
         assert not wrong.succeeded
         assert unknown.wait_seconds == wrong.wait_seconds == 0
 
+    def test_unknown_names_are_throttled_exactly_like_accounts(
+        self, session: Session, clock: Clock
+    ) -> None:
+        user = make_staff(session)
+
+        def waits(username: str) -> list[int]:
+            return [
+                account_service.sign_in(session, username, "bad").wait_seconds for _ in range(5)
+            ]
+
+        assert waits(user.username) == waits("nobody-here") == [0, 0, 0, 2, 2]
+
     def test_disabled_account_cannot_sign_in(self, session: Session) -> None:
         user = make_staff(session)
         account_service.disable_user(session, user)
@@ -106,10 +118,9 @@ class TestSigningIn:
 
     def test_failures_slow_down_then_lock(self, session: Session, clock: Clock) -> None:
         user = make_staff(session)
-        for _ in range(account_service.FREE_ATTEMPTS):
+        for _ in range(account_service.FREE_ATTEMPTS):  # the third failure: wait 2 s
             assert account_service.sign_in(session, user.username, "bad").wait_seconds == 0
 
-        account_service.sign_in(session, user.username, "bad")  # first counted failure: 2 s
         waiting = account_service.sign_in(session, user.username, STAFF_PASSWORD)
 
         assert not waiting.succeeded
@@ -123,7 +134,7 @@ class TestSigningIn:
         user = make_staff(session)
         for _ in range(account_service.LOCK_AFTER - 1):
             account_service.sign_in(session, user.username, "bad")
-            clock.advance(120)  # wait out every slow-down, so each attempt is counted
+            clock.advance(200)  # wait out every slow-down (at most 128 s): each is counted
         account_service.sign_in(session, user.username, "bad")
 
         locked = account_service.sign_in(session, user.username, STAFF_PASSWORD)
@@ -137,7 +148,7 @@ class TestSigningIn:
         user = make_staff(session)
         for _ in range(account_service.LOCK_AFTER):
             account_service.sign_in(session, user.username, "bad")
-            clock.advance(120)
+            clock.advance(200)
 
         account_service.reset_password(session, user, "a brand new password")
 

@@ -36,7 +36,7 @@ VECTOR_PATH = Path(__file__).with_name("rfc9474-rsabssa-sha384-pss-randomized.tx
 MODULE_URL = "/static/js/blind-rsa.js"
 SALT_LEN = 48  # RSABSSA-SHA384-PSS: salt length = SHA-384 digest length
 PREFIX_LEN = 32  # RFC 9474 randomized variant
-KEY_BITS = 3072  # the smallest campaign key DESIGN.md allows
+KEY_BITS = 3072  # the smallest campaign key docs/privacy.md allows
 
 # Every script below runs as ``async (args) => { PRELUDE ... }`` in the page: it imports the
 # module under test as ``b`` and defines hex helpers.

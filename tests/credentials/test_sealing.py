@@ -1,4 +1,4 @@
-"""Sealing a campaign (DESIGN.md rule 6): every row survives, its storage shows no order.
+"""Sealing a campaign (privacy rule 6): every row survives, its storage shows no order.
 
 Most tests run on committed databases of their own (SQLite and PostgreSQL), because what is
 checked lives in the storage: PostgreSQL's ``ctid``, ``xmin`` and dead row versions, SQLite's
@@ -39,7 +39,7 @@ from app.credentials.models import CredentialKey, Receipt, RosterMember, SpentCr
 from app.deps import code_hashing_key
 from app.main import create_app
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine
-from tests.console import post_form, sign_in
+from tests.console import csrf_headers, post_form, sign_in
 from tests.factories import (
     HASHING_KEY,
     issue_codes,
@@ -547,7 +547,9 @@ class TestApi:
         department = make_department(session) if role == "liaison" else None
         user = make_staff(session, role=role, department=department)
         sign_in(client, user.username)
-        response = client.post(f"/api/v1/campaigns/{campaign.slug}/seal")
+        response = client.post(
+            f"/api/v1/campaigns/{campaign.slug}/seal", headers=csrf_headers(client)
+        )
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "forbidden"
 
@@ -566,7 +568,9 @@ class TestApi:
 
         monkeypatch.setattr(sealing, "rewrite_in_random_order", recording)
 
-        response = client.post(f"/api/v1/campaigns/{campaign.slug}/seal")
+        response = client.post(
+            f"/api/v1/campaigns/{campaign.slug}/seal", headers=csrf_headers(client)
+        )
 
         assert response.status_code == 200, response.text
         body = response.json()
@@ -582,7 +586,9 @@ class TestApi:
     def test_unknown_campaign_is_404(self, client: TestClient, session: Session) -> None:
         user = make_staff(session, role="admin")
         sign_in(client, user.username)
-        response = client.post("/api/v1/campaigns/no-such-campaign/seal")
+        response = client.post(
+            "/api/v1/campaigns/no-such-campaign/seal", headers=csrf_headers(client)
+        )
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
 
@@ -603,7 +609,7 @@ def committed_client(engine: Engine) -> Iterator[TestClient]:
 
     app.dependency_overrides[db.get_session] = request_session
     app.dependency_overrides[code_hashing_key] = lambda: HASHING_KEY
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         yield client
 
 
@@ -615,7 +621,9 @@ class TestSealedOverHttp:
             session.commit()
         with committed_client(committed_engine) as client:
             sign_in(client, username)
-            response = client.post(f"/api/v1/campaigns/{populated.slug}/seal")
+            response = client.post(
+                f"/api/v1/campaigns/{populated.slug}/seal", headers=csrf_headers(client)
+            )
         assert response.status_code == 200, response.text
         assert_vacuumed(committed_engine, populated.campaign_id)
 

@@ -75,9 +75,9 @@ def test_missing_file_raises(tmp_path: Path) -> None:
 
 
 class TestPublishedHash:
-    def test_readme_publishes_the_current_hash(self) -> None:
+    def test_the_guide_publishes_the_current_hash(self) -> None:
         from app.config import PROJECT_ROOT
 
-        readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+        readme = (PROJECT_ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
 
         assert sri.integrity(sri.BLIND_RSA_MODULE) in readme

@@ -430,7 +430,7 @@ class TestReceiptCheck:
         assert box_service.trackers(session, campaign) == trackers_before
 
     def test_verify_paths_are_rater_paths(self) -> None:
-        from app.middleware import is_rater_path
+        from app.middleware.paths import is_rater_path
 
         assert is_rater_path("/verify/some-campaign")
         assert is_rater_path("/verify/some-campaign/receipts.txt")

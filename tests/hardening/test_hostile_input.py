@@ -10,9 +10,9 @@ Each form (the rating pages, the verification page, the console's sign-in) gets 
 of input and must answer without a 5xx and store nothing. PostgreSQL refuses NUL in text, so a
 NUL that reached it would be a 500 there: that is why every case runs on both engines.
 
-Duplicate keys: a JSON body naming a key twice is refused with 422 (``app.middleware``'s
-``InputGuardMiddleware``, one place for every route): JSON leaves its meaning open, and a
-proxy reading one value while the app acts on the other is a known attack.
+Duplicate keys: a JSON body naming a key twice is refused with 422
+(``app.middleware.input_guard.InputGuardMiddleware``, one place for every route): JSON leaves
+its meaning open, and a proxy reading one value while the app acts on the other is a known attack.
 
 The last class follows a comment holding markup from the ballot through closing, the tally,
 review and publication, and checks it is shown escaped on every page that shows it.

@@ -57,7 +57,7 @@ def clock() -> FakeClock:
 def limited(session: Session, clock: FakeClock) -> Iterator[TestClient]:
     """A client from ``ADDRESS`` whose app allows 3 attempts a minute and 3 failed sign-ins."""
     client = make_client(session)
-    client = TestClient(client.app, raise_server_exceptions=False, client=(ADDRESS, 40000))
+    client = TestClient(client.app, client=(ADDRESS, 40000))
     client.app.state.rate_limits = RateLimits(  # type: ignore[attr-defined]
         attempts_per_minute=ATTEMPTS, login_failures=ATTEMPTS, clock=clock
     )

@@ -407,8 +407,8 @@ class TestPermissions:
     ) -> None:
         department = make_department(session) if role == "liaison" else None
         staff = make_staff(session, role=role, department=department)
-        token = csrf_token(client)  # taken before signing in: a liaison's pages have no form
         sign_in(client, staff.username)
+        token = csrf_token(client, "/admin")  # bound to the session: every page has sign-out
 
         if method == "GET":
             response = client.get(path, follow_redirects=False)
