@@ -3,24 +3,41 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency, dev tools and build backend included, pinned with hashes (`make lock`).
+LOCK := requirements/dev.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where slips, QR codes and the demo's links point (kept if set in the environment).
+PINGYI_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 DEMO_CODES := var/demo-codes.csv
 
-.PHONY: install run test lint format i18n bench clean
+.PHONY: install lock audit run test lint format i18n bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Re-pin after changing pyproject.toml's dependencies: newest releases within its bounds, the
+# application's own (the Docker image's) at the same versions as the development set.
+PIN := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--all-build-deps --no-emit-index-url --no-emit-find-links
+lock: install
+	$(PIN) --extra dev --output-file $(LOCK) pyproject.toml
+	$(PIN) --constraint $(LOCK) --output-file requirements/app.lock pyproject.toml
+
+# Known vulnerabilities in the pinned dependencies (needs PyPI's vulnerability service).
+audit: install
+	$(BIN)/pip-audit --disable-pip --require-hashes -r $(LOCK)
+
+# The demo's printed links and the server's slips and QR codes both point at HOST:PORT.
 run: install
 	$(BIN)/pingyi db upgrade
-	PINGYI_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/pingyi demo --codes-out $(DEMO_CODES)
-	$(BIN)/pingyi serve --host $(HOST) --port $(PORT)
+	PINGYI_PUBLIC_BASE_URL=$(PINGYI_PUBLIC_BASE_URL) $(BIN)/pingyi demo --codes-out $(DEMO_CODES)
+	PINGYI_PUBLIC_BASE_URL=$(PINGYI_PUBLIC_BASE_URL) $(BIN)/pingyi serve --host $(HOST) --port $(PORT)
 
 # The PostgreSQL restart test runs last, in a pytest process of its own: nothing else may be
 # using the server while it restarts.

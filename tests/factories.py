@@ -1,6 +1,7 @@
 """Typed factories for test data. Each returns what it made, flushed, in the given session."""
 
 import itertools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -15,9 +16,12 @@ from app.ballot_box import shares, tally_key
 from app.ballot_box.contents import BallotContents
 from app.ballot_box.models import SealedBallot, Tally
 from app.ballots.models import Evaluation
+from app.ballots.schemas import BallotIn, EvaluationIn
+from app.ballots.service import submit_ballot
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.policy import ResultsPolicy
 from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
 from app.departments.models import Department
 from app.surveys.schemas import Questionnaire
@@ -230,3 +234,99 @@ def sealed_contents(session: Session, campaign: Campaign) -> list[BallotContents
         ballot_contents.decode(tally_key.open_sealed(ciphertext, key_pair, info))
         for _tracker, ciphertext in box_service.sealed_ballots(session, campaign)
     ]
+
+
+# --- Rated campaigns (moved here from the results and reports tests) ---------------------------
+
+Level = int | None  # None is 不了解 (don't know)
+Answers = tuple[Level, Level, Level]  # (courtesy, speed, overall) of rating_questionnaire
+Rating = tuple[int, str, Sequence[Answers]]  # target index, rater group, one answer set a rater
+
+
+def rating_questionnaire(**overrides: object) -> Questionnaire:
+    """Courtesy (five-level), speed (three-level) and overall (five-level, not scored)."""
+    return small_questionnaire(
+        rater_groups=[
+            {"key": "citizens", "name": {"zh": "群众", "en": "Citizens"}},
+            {"key": "enterprises", "name": {"zh": "企业", "en": "Enterprises"}},
+            {"key": "cadres", "name": {"zh": "基层干部", "en": "Cadres"}},
+        ],
+        items=[
+            {
+                "id": "courtesy",
+                "dimension": "attitude",
+                "scale": "five_level",
+                "text": {"zh": "态度热情", "en": "Courteous"},
+            },
+            {
+                "id": "speed",
+                "dimension": "efficiency",
+                "scale": "three_level",
+                "text": {"zh": "办事快捷", "en": "Quick"},
+            },
+            {
+                "id": "overall",
+                "dimension": "attitude",
+                "scale": "five_level",
+                "scored": False,
+                "text": {"zh": "总体印象", "en": "Overall impression"},
+            },
+        ],
+        **overrides,
+    )
+
+
+def rate(
+    session: Session,
+    campaign: Campaign,
+    group: str,
+    answer_sets: Sequence[Answers],
+    target_index: int = 0,
+) -> None:
+    """One ballot per answer set, each on its own admission code."""
+    target = campaign.targets[target_index].department.code
+    codes = issue_codes(session, campaign, group=group, count=len(answer_sets))
+    for code, (courtesy, speed, overall) in zip(codes, answer_sets, strict=True):
+        answers = {"courtesy": courtesy, "speed": speed, "overall": overall}
+        ballot = BallotIn(code=code, evaluations=[EvaluationIn(target=target, answers=answers)])
+        submit_ballot(session, HASHING_KEY, ballot)
+
+
+def rated_campaign(
+    session: Session,
+    ratings: Sequence[Rating],
+    *,
+    groups: dict[str, float],
+    departments: list[Department] | None = None,
+    threshold: int = 3,
+    status: CampaignStatus = CampaignStatus.TALLIED,
+    policy: ResultsPolicy | None = None,
+) -> Campaign:
+    """A campaign of :func:`rating_questionnaire` rated as raters would, then brought through
+    its lifecycle to ``status``.
+
+    Each rating ``(target index, group, answer sets)`` is a ballot per answer set on a code
+    of its own (:func:`rate`), in the order given; an empty one rates nothing. ``policy`` is
+    set while the campaign is open. ``status``: OPEN leaves it as rated; CLOSED closes it;
+    TALLIED also opens its ballot box with two trustees' shares and counts it; PUBLISHED
+    also publishes it.
+    """
+    campaign = make_campaign(
+        session,
+        questionnaire=rating_questionnaire(),
+        groups=groups,
+        departments=departments,
+        threshold=threshold,
+    )
+    if policy is not None:
+        campaign_service.set_policy(session, campaign, policy)
+    for target_index, group, answer_sets in ratings:
+        if answer_sets:
+            rate(session, campaign, group, answer_sets, target_index)
+    if status == CampaignStatus.CLOSED:
+        lifecycle.close_campaign(session, campaign, actor="test")
+    elif status in (CampaignStatus.TALLIED, CampaignStatus.PUBLISHED):
+        tally(session, campaign)
+    if status == CampaignStatus.PUBLISHED:
+        lifecycle.publish_campaign(session, campaign, actor="test")
+    return campaign

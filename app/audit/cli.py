@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from app.audit import service as audit_service
+from app.cli_support import fail
 from app.db import session_scope
 
 audit_cli = typer.Typer(no_args_is_help=True, help="The audit trail of staff actions.")
@@ -27,19 +28,13 @@ def verify(
             session, expect_head
         )
     if not result.intact:
-        typer.secho(
+        fail(
             f"BROKEN at entry {result.first_broken}: {result.problem} "
-            f"({result.entries} entries before it are intact)",
-            fg=typer.colors.RED,
-            err=True,
+            f"({result.entries} entries before it are intact)"
         )
-        raise typer.Exit(code=1)
     if not recorded_head_kept:
-        typer.secho(
+        fail(
             f"The chain is consistent but no longer holds the recorded head {expect_head}: "
-            "entries have been removed since it was recorded",
-            fg=typer.colors.RED,
-            err=True,
+            "entries have been removed since it was recorded"
         )
-        raise typer.Exit(code=1)
     typer.echo(f"OK: {result.entries} entries; head {result.head_hash}")
