@@ -20,7 +20,7 @@ from app.ballot_box import tally as box_tally
 from app.ballot_box.models import Tally
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
-from app.config import get_settings
+from app.config import DeploymentRole, get_settings
 from app.credentials import sealing
 from app.credentials import service as credential_service
 from app.errors import InvalidTransition
@@ -32,6 +32,11 @@ NO_TALLY_KEY = N_(
     "(on the campaign's page, or `pingyi trustees create %(slug)s --count N --threshold T "
     "--out-dir DIR`)."
 )
+ISSUER_HOLDS_NO_BALLOTS = N_(
+    "Campaign “%(slug)s” cannot be tallied or published here: this deployment is the issuer "
+    "and holds no ballots. The collector opens the ballot box and publishes the results."
+)
+BALLOT_STEPS = frozenset({"tally", "publish"})  # steps that need the ballot box
 
 
 def _audit(session: Session, actor: str, campaign: Campaign, action: str, **detail: object) -> None:
@@ -44,8 +49,22 @@ def _audit(session: Session, actor: str, campaign: Campaign, action: str, **deta
     )
 
 
+def role_refusal(campaign: Campaign, action: str) -> InvalidTransition | None:
+    """Why this deployment may never take the step, whatever the campaign's status: an issuer
+    of a split deployment has no ballots to tally or publish."""
+    if action in BALLOT_STEPS and get_settings().role == DeploymentRole.ISSUER:
+        return InvalidTransition(ISSUER_HOLDS_NO_BALLOTS, slug=campaign.slug)
+    return None
+
+
 def _step(session: Session, campaign: Campaign, action: str) -> CampaignStatus:
-    """Lock the campaign row, refuse the step unless its status allows it; the old status."""
+    """Lock the campaign row, refuse the step unless its status allows it; the old status.
+
+    An issuer of a split deployment refuses the steps that need ballots: it has none.
+    """
+    refused_here = role_refusal(campaign, action)
+    if refused_here is not None:
+        raise refused_here
     credential_service.begin_writing(session)
     session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
     session.refresh(campaign, ["status"])

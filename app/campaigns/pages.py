@@ -1,6 +1,7 @@
 """The campaigns section of the office console: list, create, view, edit a draft, and move a
 campaign through its lifecycle (open, close, publish) after a confirmation page."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,13 +21,14 @@ from app.ballot_box import tally_key as tally_key_format
 from app.ballots import receipts
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
-from app.campaigns.models import Campaign
+from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec
-from app.config import MINIMUM_DISCLOSURE_THRESHOLD, get_settings
+from app.config import MINIMUM_DISCLOSURE_THRESHOLD, DeploymentRole, get_settings
 from app.departments import service as department_service
 from app.departments.models import Department
 from app.deps import SessionDep
 from app.errors import InvalidTransition, NotFound, PingyiError
+from app.grouping import by_category
 from app.i18n import N_, gettext
 from app.surveys import service as survey_service
 from app.surveys.schemas import Questionnaire
@@ -57,6 +59,10 @@ FIELD_PROBLEMS = {
     ),
     "starts_on": N_("The start date is not a valid date."),
     "ends_on": N_("The end date is not a valid date."),
+    "series": N_(
+        "A series key has 2 to 64 lower-case letters, digits and dashes, "
+        "and starts with a letter or a digit."
+    ),
     "rater_groups": N_("Include at least one rater group."),
     "weight": N_("A weight must be a number greater than 0."),
     "targets": N_(
@@ -78,6 +84,7 @@ class CampaignForm:
     disclosure_threshold: str = ""
     starts_on: str = ""
     ends_on: str = ""
+    series: str = ""  # a series key shared with earlier campaigns, for year-over-year
     groups: list[str] = field(default_factory=list)  # keys of the included rater groups
     weights: dict[str, str] = field(default_factory=dict)  # by rater group key
     all_targets: bool = False
@@ -95,6 +102,7 @@ class CampaignForm:
             disclosure_threshold=_text(form, "disclosure_threshold"),
             starts_on=_text(form, "starts_on"),
             ends_on=_text(form, "ends_on"),
+            series=_text(form, "series"),
             groups=groups,
             weights={key: _text(form, f"weight_{key}") for key in [*declared, *groups]},
             all_targets=_text(form, "all_targets") == "all",
@@ -111,6 +119,7 @@ class CampaignForm:
             disclosure_threshold=str(campaign.disclosure_threshold),
             starts_on=campaign.starts_on.isoformat() if campaign.starts_on else "",
             ends_on=campaign.ends_on.isoformat() if campaign.ends_on else "",
+            series=campaign.series or "",
             groups=[group.key for group in campaign.rater_groups],
             weights={group.key: f"{group.weight:g}" for group in campaign.rater_groups},
             targets=[target.department.code for target in campaign.targets],
@@ -131,6 +140,7 @@ class CampaignForm:
             "disclosure_threshold": self.disclosure_threshold or None,
             "starts_on": self.starts_on or None,
             "ends_on": self.ends_on or None,
+            "series": self.series or None,
             "rater_groups": [{"key": key, "weight": self.weights.get(key, "")} for key in keys],
             "targets": self._target_selection(departments),
         }
@@ -206,16 +216,14 @@ def domain_problem(error: PingyiError) -> dict[str, str]:
     return {name: error.translated()}
 
 
-def departments_by_category(departments: list[Department]) -> list[tuple[str, list[Department]]]:
-    """Departments grouped by category, categories in the order they first appear."""
-    grouped: dict[str, list[Department]] = {}
-    for department in departments:
-        grouped.setdefault(department.category, []).append(department)
-    return list(grouped.items())
-
-
 def _audit_object(slug: str) -> str:
     return f"campaign:{slug}"
+
+
+def _departments_by_category(
+    departments: Iterable[Department],
+) -> list[tuple[str, list[Department]]]:
+    return list(by_category(departments, lambda department: department.category).items())
 
 
 # List and detail
@@ -329,7 +337,7 @@ def _creation_form(
             "questionnaire": choice.questionnaire,
             "form": form,
             "problems": problems or {},
-            "categories": departments_by_category(department_service.list_departments(session)),
+            "categories": _departments_by_category(department_service.list_departments(session)),
             "default_threshold": get_settings().disclosure_threshold,
             "minimum_threshold": MINIMUM_DISCLOSURE_THRESHOLD,
         },
@@ -358,17 +366,37 @@ def campaign_detail(request: Request, session: SessionDep, staff: Viewer, slug: 
             ],
             "questionnaire": campaign_service.questionnaire_of(campaign),
             "total_weight": total_weight,
-            "categories": departments_by_category(
+            "categories": _departments_by_category(
                 [target.department for target in campaign.targets]
             ),
-            "locked": campaign_service.anonymity_locked(session, campaign),
+            **_held_here(session, campaign),
             "next_actions": [
                 action
                 for action in campaign_service.TRANSITIONS
                 if campaign_service.transition_refusal(campaign, action) is None
+                and lifecycle.role_refusal(campaign, action) is None
             ],
         },
     )
+
+
+def _held_here(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """What the detail page says of admission, from what this deployment holds.
+
+    An issuer (or a single deployment) holds the codes: the anonymity settings lock with
+    the first batch. A collector holds no code, only the ballot box: its copy of the
+    campaign came open from the issuer, so it is locked from the start, and instead of codes
+    used it counts the ballots received, withheld below the disclosure threshold while the
+    campaign runs (docs/methodology.md, "Disclosure control").
+    """
+    if get_settings().role != DeploymentRole.COLLECTOR:
+        return {"collector": False, "locked": campaign_service.anonymity_locked(session, campaign)}
+    received = box_service.ballots_in_box(session, campaign)
+    return {
+        "collector": True,
+        "locked": campaign.status != CampaignStatus.DRAFT or received > 0,
+        "ballots_received": received if received >= campaign.disclosure_threshold else None,
+    }
 
 
 # Editing a draft
@@ -433,8 +461,8 @@ def _edit_form(
             "form": form,
             "problems": problems or {},
             "locked": locked,
-            "categories": departments_by_category(departments),
-            "target_departments": departments_by_category(
+            "categories": _departments_by_category(departments),
+            "target_departments": _departments_by_category(
                 [target.department for target in campaign.targets]
             ),
             "minimum_threshold": MINIMUM_DISCLOSURE_THRESHOLD,
@@ -450,7 +478,9 @@ def _confirmation(
     request: Request, session: Session, staff: StaffUser, slug: str, action: str
 ) -> Response:
     campaign = campaign_service.get_campaign(session, slug)
-    refusal: PingyiError | None = campaign_service.transition_refusal(campaign, action)
+    refusal: PingyiError | None = lifecycle.role_refusal(
+        campaign, action
+    ) or campaign_service.transition_refusal(campaign, action)
     needs_key = _needs_tally_key(session, campaign, action)
     if refusal is None and needs_key:
         refusal = InvalidTransition(lifecycle.NO_TALLY_KEY, slug=campaign.slug)

@@ -5,6 +5,7 @@ object means every default. The disclosure threshold itself stays a column of th
 because it is an anonymity setting, locked once codes are issued.
 """
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -60,6 +61,33 @@ class PrivacyRelease(Strict):
     epsilon: float = Field(default=1.0, gt=0, le=20)
 
 
+class InspectionChannel(Strict):
+    """Mystery inspections (暗访) as a scored channel beside the ratings (app.inspections.channel).
+
+    With ``weight`` above 0 each department's overall score is ``(1 − weight) × published
+    composite + weight × inspection score``. The inspection score is the office's entered
+    score (``source: entered``) or 100 minus ``deduction_per_finding`` per finding recorded
+    within the campaign's dates (``source: findings``), never below 0.
+    """
+
+    weight: float = Field(default=0.0, ge=0, lt=1)
+    source: Literal["entered", "findings"] = "entered"
+    deduction_per_finding: float = Field(default=5.0, ge=0, le=100)
+
+
+class BulletinSettings(Strict):
+    """The official document layout of the results bulletin (通报): who issues it, its
+    document number (文号), its date, and who gets a copy (抄送). All optional: a bulletin
+    without them prints none of these lines."""
+
+    issuing_office: str | None = Field(default=None, max_length=100, description="发文机关")
+    document_number: str | None = Field(default=None, max_length=60, description="文号")
+    issued_on: dt.date | None = Field(default=None, description="成文日期")
+    copy_to: list[str] = Field(
+        default_factory=list, max_length=30, description="抄送: offices that get a copy"
+    )
+
+
 class ResultsPolicy(Strict):
     grades: list[GradeBand] = Field(default_factory=lambda: list(DEFAULT_GRADES), min_length=1)
     trim_share: float = Field(
@@ -78,6 +106,8 @@ class ResultsPolicy(Strict):
     quality: QualityPolicy = Field(default_factory=QualityPolicy)
     comments: CommentPolicy = Field(default_factory=CommentPolicy)
     privacy: PrivacyRelease = Field(default_factory=PrivacyRelease)
+    inspection: InspectionChannel = Field(default_factory=InspectionChannel)
+    bulletin: BulletinSettings = Field(default_factory=BulletinSettings)
 
     @model_validator(mode="after")
     def _grades_descending(self) -> "ResultsPolicy":

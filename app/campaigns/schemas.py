@@ -37,11 +37,23 @@ class CampaignSpec(BaseModel):
     disclosure_threshold: int | None = Field(default=None, ge=MINIMUM_DISCLOSURE_THRESHOLD)
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
+    series: Slug | None = Field(
+        default=None,
+        description="Campaigns sharing a series key (e.g. `annual-review`) are compared year "
+        "over year on public department pages",
+    )
     rater_groups: list[RaterGroupSpec] = Field(min_length=1)
     targets: (
         Literal["all"] | Annotated[list[DepartmentCode], Field(min_length=1)] | TargetCategories
     ) = "all"
     policy: ResultsPolicy = Field(default_factory=ResultsPolicy)
+    short_form: dict[Identifier, list[Identifier]] | None = Field(
+        default=None,
+        description=(
+            "Per rater group, the only items it sees (e.g. `{cadres: [overall, ...]}`), for "
+            "groups that rate many departments; frozen with the campaign's questionnaire"
+        ),
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "CampaignSpec":

@@ -5,9 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import text_rules
 from app.admission import models as admission_models
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
 from app.campaigns.policy import ResultsPolicy
@@ -15,10 +17,15 @@ from app.campaigns.schemas import CampaignSpec, TargetCategories
 from app.departments.models import Department
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.i18n import N_, gettext
+from app.surveys import service as survey_service
 from app.surveys.schemas import Questionnaire, RaterGroupDefinition
 
 RESERVED_SLUGS = frozenset({"new"})  # /admin/campaigns/new is the creation form
 TITLE_MAX_LENGTH = 200  # the title columns' length; the spec's LocalizedText allows more
+TITLE_NAMES = {  # how a message names each title (app.text_rules)
+    "title_zh": N_("The campaign's Chinese title"),
+    "title_en": N_("The campaign's English title"),
+}
 
 STATUS_NAMES = {
     CampaignStatus.DRAFT: N_("a draft"),
@@ -84,6 +91,19 @@ def list_campaigns(session: Session) -> Sequence[Campaign]:
     return session.scalars(select(Campaign).order_by(Campaign.created_at.desc())).all()
 
 
+def rater_group(campaign: Campaign, key: str) -> RaterGroup:
+    """The campaign's rater group ``key``; :class:`InvalidInput` (field ``group``) if none."""
+    for group in campaign.rater_groups:
+        if group.key == key:
+            return group
+    raise InvalidInput(
+        N_("Campaign “%(slug)s” has no rater group “%(key)s”."),
+        field="group",
+        slug=campaign.slug,
+        key=key,
+    )
+
+
 def questionnaire_of(campaign: Campaign) -> Questionnaire:
     return Questionnaire.model_validate(campaign.questionnaire)
 
@@ -128,11 +148,14 @@ def create_campaign(
             slug=spec.slug,
         )
     _check_titles(spec)
+    survey_service.check_texts(questionnaire, questionnaire.id)  # rater group names among them
     if session.scalar(select(Campaign.id).where(Campaign.slug == spec.slug)) is not None:
         raise InvalidInput(
             N_("A campaign with the slug “%(slug)s” already exists."), field="slug", slug=spec.slug
         )
     declared = _declared_groups(spec, questionnaire)
+    if spec.short_form is not None:
+        questionnaire = with_short_form(questionnaire, spec.short_form, spec)
     departments = _select_targets(session, spec.targets)
 
     campaign = Campaign(
@@ -145,6 +168,7 @@ def create_campaign(
         policy=spec.policy.model_dump(mode="json"),
         starts_on=spec.starts_on,
         ends_on=spec.ends_on,
+        series=spec.series,
     )
     campaign.rater_groups = [
         RaterGroup(
@@ -165,6 +189,32 @@ def create_campaign(
     return campaign
 
 
+def with_short_form(
+    questionnaire: Questionnaire, short_form: dict[str, list[str]], spec: CampaignSpec
+) -> Questionnaire:
+    """The questionnaire to freeze, with the spec's short form per rater group (it replaces
+    any the template declares). Each group must be one of the campaign's, each item one that
+    group sees."""
+    campaign_groups = {group.key for group in spec.rater_groups}
+    for group in short_form:
+        if group not in campaign_groups:
+            raise InvalidInput(
+                N_("The short form names rater group “%(key)s”, which the campaign does not have."),
+                field="short_form",
+                key=group,
+            )
+    data = questionnaire.model_dump(mode="json")
+    data["short_form"] = {**(questionnaire.short_form or {}), **short_form}
+    try:
+        return Questionnaire.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(
+            N_("The short form cannot be used: %(problem)s"),
+            field="short_form",
+            problem="; ".join(str(detail["msg"]) for detail in error.errors()),
+        ) from None
+
+
 def _check_titles(spec: CampaignSpec) -> None:
     for field, title in (("title_zh", spec.title.zh), ("title_en", spec.title.en)):
         if len(title) > TITLE_MAX_LENGTH:
@@ -173,6 +223,7 @@ def _check_titles(spec: CampaignSpec) -> None:
                 field=field,
                 maximum=TITLE_MAX_LENGTH,
             )
+        text_rules.check_staff_text(title, field=field, what=TITLE_NAMES[field])
 
 
 def _declared_groups(
@@ -273,7 +324,7 @@ def anonymity_locked(session: Session, campaign: Campaign) -> bool:
     """Whether any code batch (revoked ones included) or roster member exists for the campaign.
 
     From then on the disclosure threshold, the rater groups and the targets may not change
-    (DESIGN.md rule 8): raters were admitted under them, and narrowing who is counted
+    (privacy rule 8): raters were admitted under them, and narrowing who is counted
     afterwards could single them out.
     """
     from app.credentials.models import RosterMember  # credentials import campaigns
@@ -336,6 +387,8 @@ def update_campaign(session: Session, campaign: Campaign, spec: CampaignSpec) ->
         )
     _check_titles(spec)
     declared = _declared_groups(spec, questionnaire)
+    if spec.short_form is not None:
+        questionnaire = with_short_form(questionnaire, spec.short_form, spec)
     departments = _select_targets(session, spec.targets)
     threshold = (
         campaign.disclosure_threshold
@@ -362,6 +415,7 @@ def update_campaign(session: Session, campaign: Campaign, spec: CampaignSpec) ->
         ("title_en", spec.title.en),
         ("starts_on", spec.starts_on),
         ("ends_on", spec.ends_on),
+        ("series", spec.series),
         ("disclosure_threshold", threshold),
     ):
         old = getattr(campaign, name)

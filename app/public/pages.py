@@ -18,6 +18,7 @@ from app.public import methodology as public_methodology
 from app.public import service as public_service
 from app.public import views
 from app.results.schemas import CampaignResults
+from app.series import views as series_views
 from app.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +49,14 @@ def department(request: Request, session: SessionDep, slug: str, code: str) -> H
         campaign_service.policy_of(campaign),
         comments_service.published_comments(session, campaign, target),
     )
-    return render(request, "public/department.html", {"view": view, "switch_path": view.path})
+    extra = series_views.department_extras(
+        session, campaign, results, code, lambda other: _results(request, session, other)
+    )
+    return render(
+        request,
+        "public/department.html",
+        {"view": view, "switch_path": view.path, **extra},
+    )
 
 
 @router.get("/results/{slug}/methodology", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from app.campaigns.models import Campaign
 from app.campaigns.policy import ResultsPolicy
+from app.grouping import by_category
 from app.i18n import N_, current_locale, gettext
 from app.reports.charts import Bar, horizontal_bar_chart
 from app.results.schemas import (
@@ -184,7 +185,7 @@ def ranking(campaign: Campaign, results: CampaignResults) -> RankingView:
     links = campaign_links(campaign)
     maximum = points_maximum(results)
     categories: list[CategoryRanking] = []
-    for category, targets in _by_category(results.targets).items():
+    for category, targets in by_category(results.targets, lambda target: target.category).items():
         ordered = sorted(targets, key=_rank_order)
         rows = [
             RankingRow(
@@ -216,14 +217,6 @@ def ranking(campaign: Campaign, results: CampaignResults) -> RankingView:
         categories=categories,
         evaluations=_count(results.evaluations),
     )
-
-
-def _by_category(targets: list[TargetResult]) -> dict[str, list[TargetResult]]:
-    """Targets per category, categories in the order they first appear in the campaign."""
-    grouped: dict[str, list[TargetResult]] = {}
-    for target in targets:
-        grouped.setdefault(target.category, []).append(target)
-    return grouped
 
 
 def _rank_order(target: TargetResult) -> tuple[bool, int]:
