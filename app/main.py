@@ -21,19 +21,25 @@ from app.config import PROJECT_ROOT, DeploymentRole, get_settings
 from app.credentials import api as credential_api
 from app.credentials import sealing_api, verify_pages
 from app.departments import pages as department_pages
-from app.middleware import (
-    KIB,
-    BodySizeLimitMiddleware,
-    CsrfMiddleware,
-    InputGuardMiddleware,
-    LocaleMiddleware,
-    PendingCookiesMiddleware,
-    RequestLogMiddleware,
-    SecurityHeadersMiddleware,
-)
+from app.inspections import pages as inspection_pages
+from app.middleware.body_limit import KIB, BodySizeLimitMiddleware
+from app.middleware.cookies import PendingCookiesMiddleware
+from app.middleware.csrf import CsrfMiddleware
+from app.middleware.input_guard import InputGuardMiddleware
+from app.middleware.locale import LocaleMiddleware
+from app.middleware.request_log import RequestLogMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
+from app.ops import high_water
 from app.public import pages as public_pages
+from app.rectification import pages as rectification_pages
+from app.rectification import public_pages as rectification_public_pages
 from app.results import api as results_api
 from app.results import pages as results_pages
+from app.series import pages as series_pages
+from app.split import links as split_links
+from app.split import pages as split_pages
+from app.split.cors import CredentialCorsMiddleware
+from app.split.csp import SplitCspMiddleware, split_policy
 from app.surveys import pages as survey_pages
 from app.templating import render
 
@@ -46,6 +52,7 @@ DEFAULT_BODY_LIMIT = 4 * 1024 * KIB
 ISSUER = frozenset({DeploymentRole.ISSUER, DeploymentRole.ALL})
 COLLECTOR = frozenset({DeploymentRole.COLLECTOR, DeploymentRole.ALL})
 BOTH = ISSUER | COLLECTOR
+ISSUER_ONLY = frozenset({DeploymentRole.ISSUER})
 
 
 def routers_for(role: DeploymentRole) -> list[APIRouter]:
@@ -62,6 +69,7 @@ def routers_for(role: DeploymentRole) -> list[APIRouter]:
         (BOTH, credential_api.keys_router),
         (COLLECTOR, ballot_api.router),
         (COLLECTOR, ballot_pages.router),
+        (ISSUER_ONLY, split_pages.router),  # /r: forwards to the collector, or hands over
         (COLLECTOR, public_pages.router),
         (BOTH, sealing_api.router),
         (COLLECTOR, verify_pages.router),
@@ -75,7 +83,12 @@ def routers_for(role: DeploymentRole) -> list[APIRouter]:
         (COLLECTOR, results_pages.router),
         (COLLECTOR, results_api.router),
         (COLLECTOR, comment_pages.router),
+        (COLLECTOR, rectification_pages.router),  # 问题清单 and 整改, after publication
+        (COLLECTOR, rectification_pages.liaison_router),
+        (COLLECTOR, rectification_public_pages.router),  # 整改公示
         (BOTH, audit_pages.router),
+        (BOTH, inspection_pages.router),  # 暗访: findings, 通报单, inspection scores
+        (COLLECTOR, series_pages.router),  # risers and fallers, from published results
     ]
     return [router for roles, router in routers if role in roles]
 
@@ -96,6 +109,7 @@ def create_app(role: DeploymentRole | None = None) -> FastAPI:
         ),
     )
     error_handlers.install(app)
+    high_water.install(app)  # records the high-water mark off the request path (app.ops)
     settings = get_settings()
     # Added innermost first: Locale wraps everything so even a 413 is in the reader's language.
     app.add_middleware(RequestLogMiddleware)
@@ -112,15 +126,28 @@ def create_app(role: DeploymentRole | None = None) -> FastAPI:
         default_limit=DEFAULT_BODY_LIMIT,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    role = role or settings.role
+    app.state.role = role  # the console's templates link only to the sections served
+    if role == DeploymentRole.COLLECTOR and settings.issuer_url:
+        issuer = split_links.origin_of(settings.issuer_url)  # asked for credentials, by fetch
+        app.add_middleware(
+            SplitCspMiddleware, policy=split_policy(connect_to=issuer, post_to=issuer)
+        )
+    if role == DeploymentRole.ISSUER and settings.collector_url:
+        collector = split_links.origin_of(settings.collector_url)  # where credentials go
+        app.add_middleware(SplitCspMiddleware, policy=split_policy(post_to=collector))
+        app.add_middleware(CredentialCorsMiddleware, allowed_origin=collector)
     app.add_middleware(LocaleMiddleware)
 
     app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in routers_for(role or settings.role):
+    for router in routers_for(role):
         app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
-        return render(request, "home.html")
+        # An issuer's raters rate at the collector; its own /r only forwards them there.
+        rating_url = settings.collector_url if role == DeploymentRole.ISSUER else ""
+        return render(request, "home.html", {"rating_url": rating_url + split_links.RATING_PATH})
 
     return app

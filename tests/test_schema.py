@@ -1,7 +1,7 @@
-"""What the rating tables may hold (DESIGN.md, "Rules for stored data").
+"""What the rating tables may hold (docs/privacy.md, "Rules for stored data").
 
 An allow-list: a new column on a rating table fails here until someone has decided, against
-DESIGN.md, that it cannot link a rating to a code, credential, account, IP, device or time.
+docs/privacy.md, that it cannot link a rating to a code, credential, account, IP, device or time.
 
 The ballot box's tables are here too: ``ballot_box`` holds every ballot until the tally, and
 ``tallies`` names ballots by their trackers. Left out, as office side that holds nothing a rater

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from app.accounts.models import StaffUser
 from app.accounts.permissions import Permission
 from app.accounts.web import render_admin, require
+from app.audit import labels as audit_labels
 from app.audit import service as audit_service
 from app.deps import SessionDep
 
@@ -56,6 +57,8 @@ def audit_trail(
             "total": total,
             "filters": filters,
             "actions": audit_service.known_actions(session),
+            "action_label": audit_labels.action_label,
+            "detail_lines": audit_labels.detail_lines,
             "page": page,
             "pages": pages,
             "previous_query": urlencode({**query, "page": page - 1}) if page > 1 else None,

@@ -170,3 +170,17 @@ def list_entries(
 
 def known_actions(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def actor_of(session: Session, *, action: str, object: str, **detail: object) -> str | None:
+    """Who did ``action`` on ``object`` most recently, among entries whose detail holds every
+    key and value of ``detail`` (say, the account that issued batch 7), or None."""
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == action, AuditEntry.object == object)
+        .order_by(AuditEntry.sequence.desc())
+    )
+    for entry in entries:
+        if all(entry.detail.get(key) == value for key, value in detail.items()):
+            return entry.actor
+    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import strict_yaml
+from app import private_files, strict_yaml
 from app.accounts import service as account_service
 from app.accounts.models import Role, StaffUser
 from app.admission import codes
@@ -31,7 +31,10 @@ from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import CampaignSpec
+from app.comments import service as comment_service
+from app.comments.models import CommentStatus
 from app.departments import service as department_service
+from app.reports.cells import csv_row
 from app.surveys import service as survey_service
 from app.surveys.schemas import Questionnaire
 
@@ -40,6 +43,7 @@ CODES_PER_GROUP = 60
 SAMPLE_BALLOTS_PER_GROUP = {"citizens": 40, "enterprises": 24, "cadres": 30}
 PAST_SAMPLE_BALLOTS_PER_GROUP = {"citizens": 90, "enterprises": 45, "cadres": 60}
 SAMPLE_SEED = 2026
+SAMPLE_COMMENTS_FILE = "sample-comments.yaml"
 
 
 DEMO_ACTOR = "demo"
@@ -89,8 +93,7 @@ def load_demo(
     _make_trustees(session, campaign, trustees_dir)
     lifecycle.open_campaign(session, campaign, actor=DEMO_ACTOR)
 
-    codes_out.parent.mkdir(parents=True, exist_ok=True)
-    with codes_out.open("w", encoding="utf-8", newline="") as stream:
+    with private_files.private_text(codes_out) as stream:  # mode 0600: the demo's codes
         writer = csv.writer(stream)
         writer.writerow(admission_service.CODES_CSV_HEADER)
         for group in campaign.rater_groups:
@@ -101,7 +104,7 @@ def load_demo(
                 group_key=group.key,
                 count=CODES_PER_GROUP,
             )
-            writer.writerows((campaign.slug, group.key, "", code) for code in issued.codes)
+            writer.writerows(csv_row((campaign.slug, group.key, "", code)) for code in issued.codes)
 
     _submit_sample_ballots(
         session, campaign, questionnaire, hashing_key, SAMPLE_BALLOTS_PER_GROUP, SAMPLE_SEED
@@ -157,6 +160,7 @@ def _load_past_campaign(
     lifecycle.close_campaign(session, campaign, actor=DEMO_ACTOR)
     entered = [shares.read_share_file(path) for path in share_files[:TRUSTEE_THRESHOLD]]
     lifecycle.tally_campaign(session, campaign, entered, actor=DEMO_ACTOR)
+    _review_sample_comments(session, campaign)
     lifecycle.publish_campaign(session, campaign, actor=DEMO_ACTOR)
 
 
@@ -171,6 +175,7 @@ def _submit_sample_ballots(
     """Plausible ratings: each department has its own standing, each rater knows a few."""
     generator = random.Random(seed)  # noqa: S311 - demo data, not security
     targets = [target.department.code for target in campaign.targets]
+    comments_left = {code: list(texts) for code, texts in sample_comments().items()}
     standing = {code: generator.uniform(0.45, 0.9) for code in targets}
     for group in campaign.rater_groups:
         count = ballots_per_group.get(group.key, 0)
@@ -193,10 +198,28 @@ def _submit_sample_ballots(
                     draw = generator.random()
                     level = top if draw < standing[target] else top - 1 if draw < 0.93 else 1
                     answers[item.id] = max(level, 1)
-                evaluations.append(EvaluationIn(target=target, answers=answers))
+                left = comments_left.get(target)
+                comment = left.pop(0) if left else None  # each sample comment once
+                evaluations.append(EvaluationIn(target=target, answers=answers, comment=comment))
             ballot_service.submit_ballot(
                 session, hashing_key, BallotIn(code=code, evaluations=evaluations)
             )
+
+
+def sample_comments() -> dict[str, list[str]]:
+    """The demo's sample comments by department code (sample-comments.yaml)."""
+    loaded = strict_yaml.safe_load((DEMO_DIR / SAMPLE_COMMENTS_FILE).read_text(encoding="utf-8"))
+    return {str(code): [str(text) for text in texts] for code, texts in loaded.items()}
+
+
+def _review_sample_comments(session: Session, campaign: Campaign) -> None:
+    """Last year's comments as the office left them: approved, but for the last one of each
+    department, rejected, so the public pages show comments and the queue has both kinds."""
+    queue = comment_service.queue(session, campaign, CommentStatus.PENDING)
+    for group in queue:
+        for index, comment in enumerate(group.comments):
+            status = CommentStatus.REJECTED if index == 0 else CommentStatus.APPROVED
+            comment_service.set_status(session, campaign, comment.id, status)
 
 
 def unused_codes(
@@ -268,9 +291,6 @@ def demo_accounts(session: Session, credentials_file: Path) -> list[DemoAccount]
         elif username not in recorded:
             continue
         accounts.append(DemoAccount(username, recorded[username], role, note))
-    credentials_file.parent.mkdir(parents=True, exist_ok=True)
-    credentials_file.touch(mode=0o600, exist_ok=True)
-    credentials_file.write_text(
-        "".join(f"{name}\t{password}\n" for name, password in recorded.items()), encoding="utf-8"
-    )
+    with private_files.private_text(credentials_file) as stream:  # staff passwords: 0600
+        stream.write("".join(f"{name}\t{password}\n" for name, password in recorded.items()))
     return accounts

@@ -14,9 +14,10 @@ fpdf2 builds a document in memory before writing it; a bulletin is a few pages p
 departments, so that is small.
 """
 
+import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import BinaryIO
 
@@ -26,6 +27,8 @@ from fpdf.fonts import FontFace
 
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
+from app.campaigns.policy import BulletinSettings
+from app.grouping import by_category
 from app.i18n import N_, current_locale, gettext
 from app.public import methodology as public_methodology
 from app.public.methodology import Section, Table
@@ -53,6 +56,7 @@ TRACK_FILL = (243, 246, 249)
 HEADER_FILL = (220, 230, 240)
 WITHHELD_FILL = (217, 217, 217)
 WITHHELD_LINE = (150, 160, 170)
+MASTHEAD_INK = (190, 0, 0)  # the red masthead (红头) of an official document
 
 CHART_LABEL_WIDTH = 52.0
 CHART_VALUE_WIDTH = 18.0
@@ -75,18 +79,22 @@ PERIOD = N_("Evaluation period: %(dates)s")
 NOT_YET_PUBLISHED = N_("These results are not published yet: for internal use only.")
 SUMMARY = N_("Summary")
 RANKED = N_(
-    "%(ranked)s of %(departments)s departments have a published composite score and are ranked."
+    "%(ranked)s of the %(departments)s departments rated have a published composite score and "
+    "are ranked."
 )
 EVALUATIONS = N_("Evaluations counted: %(evaluations)s.")
 EVALUATIONS_WITHHELD = N_(
     "The number of evaluations is not published, to protect raters' anonymity."
 )
-LAST_PLACE = N_("Last place in its category (末位): %(departments)s.")
-NO_LAST_PLACE = N_("No department is in last place in its category.")
+LAST_PLACE = N_("Last place in %(category)s (末位): %(departments)s.")
+NO_LAST_PLACE = N_("No department is in last place in any category.")
 PRIVACY_NOTE = N_(
     "The figures carry calibrated random noise for differential privacy (ε = %(epsilon)s)."
 )
-GRADES_CAPTION = N_("Departments by grade")
+GRADES_CAPTION = N_("Number of departments by grade")
+ISSUED_BY = N_("Issued by: %(office)s")
+ISSUED_ON = N_("Issued on: %(date)s")
+COPY_TO = N_("Copy to: %(offices)s")
 RANKING_HEADING = N_("Ranking · %(category)s")
 CHARTS_HEADING = N_("Score by dimension")
 CHART_TITLE = N_("Dimension score · %(dimension)s")
@@ -103,17 +111,20 @@ PAGE = N_("Page %(page)s of %(pages)s")
 
 @dataclass(frozen=True)
 class BulletinContext:
-    """What a bulletin needs besides the results: the campaign's dates and methodology."""
+    """What a bulletin needs besides the results: the campaign's dates and methodology, and
+    the official document layout from the campaign's results policy (``bulletin``)."""
 
     dates: str
     methodology: Sequence[Section]
+    document: BulletinSettings = field(default_factory=BulletinSettings)
 
 
 def bulletin_context(campaign: Campaign, results: CampaignResults) -> BulletinContext:
     """The context of ``campaign``'s bulletin; needs the campaign's session."""
-    view = public_methodology.methodology(campaign, results, campaign_service.policy_of(campaign))
+    policy = campaign_service.policy_of(campaign)
+    view = public_methodology.methodology(campaign, results, policy)
     dates = " – ".join(day.isoformat() for day in (campaign.starts_on, campaign.ends_on) if day)
-    return BulletinContext(dates=dates, methodology=view.sections)
+    return BulletinContext(dates=dates, methodology=view.sections, document=policy.bulletin)
 
 
 def render_bulletin(results: CampaignResults, context: BulletinContext, stream: BinaryIO) -> int:
@@ -126,12 +137,13 @@ def render_bulletin(results: CampaignResults, context: BulletinContext, stream: 
     pdf.add_font(SANS, fname=font.path, collection_font_number=font.index)
     writer = _Writer(pdf, results)
     pdf.add_page()
-    writer.title_block(context.dates)
+    writer.title_block(context.dates, context.document)
     writer.summary()
     writer.rankings()
     writer.dimension_charts()
     writer.methodology(context.methodology)
     writer.withheld_list()
+    writer.closing(context.document)
     pdf.output(stream)
     return pdf.page_no()
 
@@ -168,7 +180,22 @@ class _Writer:
 
     # Blocks of text
 
-    def title_block(self, dates: str) -> None:
+    def title_block(self, dates: str, document: BulletinSettings) -> None:
+        """The masthead of an official document (发文机关, 文号) when set, then the title."""
+        if document.issuing_office:
+            self.paragraph(
+                document.issuing_office, size=TITLE_SIZE + 4, align=Align.C, color=MASTHEAD_INK
+            )
+        if document.document_number:
+            self.paragraph(document.document_number, align=Align.C)
+        if document.issuing_office or document.document_number:
+            pdf = self.pdf
+            pdf.set_draw_color(*MASTHEAD_INK)
+            pdf.set_line_width(0.6)
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+            pdf.set_line_width(0.2)
+            pdf.set_draw_color(INK)
+            pdf.ln(3)
         self.paragraph(self.results.title, size=TITLE_SIZE, align=Align.C)
         self.paragraph(gettext(BULLETIN_TITLE), size=SUBTITLE_SIZE, align=Align.C)
         if dates:
@@ -194,12 +221,15 @@ class _Writer:
         muted: bool = False,
         indent: float = 0.0,
         mark: str = "",
+        color: tuple[int, int, int] | None = None,
     ) -> None:
         """Text wrapped to the page, ``mark`` (a bullet, a number) hanging before its lines."""
         pdf = self.pdf
         pdf.set_font(SANS, size=size)
         if muted:
             pdf.set_text_color(*MUTED_INK)
+        elif color is not None:
+            pdf.set_text_color(*color)
         mark_width = pdf.get_string_width(mark) if mark else 0.0
         width = pdf.epw - indent - mark_width
         line_height = size * PT * LINE_SPACING
@@ -276,16 +306,12 @@ class _Writer:
             else gettext(EVALUATIONS_WITHHELD),
         ]
         bottom = [target for target in results.targets if target.bottom]
-        if bottom:
-            lines.append(
+        for category, targets in by_category(bottom, lambda target: target.category).items():
+            lines.append(  # one line per category: each category has its own last place
                 gettext(LAST_PLACE)
-                % {
-                    "departments": join_names(
-                        f"{target.name}（{target.category}）" for target in bottom
-                    )
-                }
+                % {"category": category, "departments": join_names(t.name for t in targets)}
             )
-        else:
+        if not bottom:
             lines.append(gettext(NO_LAST_PLACE))
         if results.privacy is not None:
             lines.append(gettext(PRIVACY_NOTE) % {"epsilon": results.privacy.epsilon})
@@ -306,7 +332,9 @@ class _Writer:
             )
 
     def rankings(self) -> None:
-        for category, targets in _by_category(self.results.targets).items():
+        for category, targets in by_category(
+            self.results.targets, lambda target: target.category
+        ).items():
             self.heading(gettext(RANKING_HEADING) % {"category": category})
             ordered = sorted(targets, key=lambda target: (target.rank is None, target.rank or 0))
             self.table(
@@ -469,13 +497,30 @@ class _Writer:
             return
         self.bullets(self.results.withheld_figures, numbered=True)
 
+    def closing(self, document: BulletinSettings) -> None:
+        """The signature (发文机关 and 成文日期, to the right), then 抄送 between two rules."""
+        if document.issuing_office or document.issued_on:
+            self.pdf.ln(6)
+        if document.issuing_office:
+            self.paragraph(gettext(ISSUED_BY) % {"office": document.issuing_office}, align=Align.R)
+        if document.issued_on:
+            issued = _document_date(document.issued_on)
+            self.paragraph(gettext(ISSUED_ON) % {"date": issued}, align=Align.R)
+        if document.copy_to:
+            pdf = self.pdf
+            pdf.ln(4)
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+            pdf.ln(1)
+            offices = ("，" if current_locale() == "zh_CN" else ", ").join(document.copy_to)
+            self.paragraph(gettext(COPY_TO) % {"offices": offices})
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
 
-def _by_category(targets: list[TargetResult]) -> dict[str, list[TargetResult]]:
-    """Targets per category, categories in the order they first appear in the campaign."""
-    grouped: dict[str, list[TargetResult]] = {}
-    for target in targets:
-        grouped.setdefault(target.category, []).append(target)
-    return grouped
+
+def _document_date(day: dt.date) -> str:
+    """A date as official documents write it: 2026年3月31日, or ISO in English."""
+    if current_locale() == "zh_CN":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
 
 
 def _points(value: float | None) -> str | None:

@@ -27,7 +27,8 @@ TITLE_BASELINE = 22
 TITLE_EMS = 24.0  # what fits on the title line, in em of its font
 ROWS_TOP = 34
 LABEL_FONT_SIZE = 14
-LABEL_EMS = 10.0  # ten CJK characters, or about eighteen Latin ones
+LABEL_EMS = 10.0  # per line: ten CJK characters, or about eighteen Latin ones
+LABEL_LINE_HEIGHT = 16  # a long label wraps onto a second line, the row growing by this
 LABEL_RIGHT = 150  # labels are right-aligned against the bars
 TRACK_X = 158
 VALUE_COLUMN = 72  # room for "100.00%" right of the bars
@@ -75,10 +76,11 @@ def horizontal_bar_chart(
     """An ``<svg>`` element with one bar per row, its length ``value / maximum`` of the track.
 
     Values below zero draw no bar and values above ``maximum`` a full one; the text beside
-    the bar always gives the value itself. Labels wider than about ten CJK characters are
-    cut with an ellipsis; the row's ``<title>`` (a tooltip) and the chart's ``<desc>`` keep
-    them whole. Element ids derive from the content, so a page showing one chart twice
-    repeats them, and charts that differ get different ones.
+    the bar always gives the value itself. Labels wider than about ten CJK characters wrap
+    onto a second line (the row grows), and only past two lines are cut with an ellipsis;
+    the row's ``<title>`` (a tooltip) and the chart's ``<desc>`` keep them whole. Element
+    ids derive from the content, so a page showing one chart twice repeats them, and charts
+    that differ get different ones.
     """
     if not math.isfinite(maximum) or maximum <= 0:
         raise ValueError(f"chart maximum must be a positive number, not {maximum!r}")
@@ -117,7 +119,8 @@ def horizontal_bar_chart(
                 hatch_id=hatch_id,
             )
         )
-        top += ROW_HEIGHT + (NOTE_HEIGHT if note else 0)
+        wrapped = len(_label_lines(label)) > 1
+        top += ROW_HEIGHT + max(NOTE_HEIGHT if note else 0, LABEL_LINE_HEIGHT if wrapped else 0)
     height = top + PADDING
 
     return Markup(
@@ -160,10 +163,7 @@ def _row(
     bar_y = _number(top + BAR_OFFSET)
     parts = [
         Markup("<title>{}</title>").format(f"{label}\n{note}" if note else label),
-        Markup(
-            '<text class="label" x="{}" y="{}" text-anchor="end" font-size="{}"'
-            ' fill="currentColor">{}</text>'
-        ).format(LABEL_RIGHT, text_y, LABEL_FONT_SIZE, _truncate(label, LABEL_EMS)),
+        _label_text(label, text_y),
     ]
     if value is None:
         parts += [
@@ -209,6 +209,43 @@ def _row(
         )
     row_class = "row withheld" if value is None else "row"
     return Markup('<g class="{}">{}</g>').format(row_class, Markup("").join(parts))
+
+
+def _label_text(label: str, text_y: str) -> Markup:
+    """The label right-aligned against the bars: one line, or two ``<tspan>`` lines."""
+    lines = _label_lines(label)
+    if len(lines) == 1:
+        content = Markup("{}").format(lines[0])
+    else:
+        content = Markup("").join(
+            Markup('<tspan x="{}" dy="{}">{}</tspan>').format(
+                LABEL_RIGHT, 0 if index == 0 else LABEL_LINE_HEIGHT, line
+            )
+            for index, line in enumerate(lines)
+        )
+    return Markup(
+        '<text class="label" x="{}" y="{}" text-anchor="end" font-size="{}"'
+        ' fill="currentColor">{}</text>'
+    ).format(LABEL_RIGHT, text_y, LABEL_FONT_SIZE, content)
+
+
+def _label_lines(label: str) -> list[str]:
+    """One line if it fits; else two of about equal width (at a space in Latin text when
+    there is one), the second cut with an ellipsis if still too wide."""
+    widths = [_ems(char) for char in label]
+    total = sum(widths)
+    if total <= LABEL_EMS:
+        return [label]
+    split, width = 0, 0.0
+    half = min(total / 2, LABEL_EMS)
+    while split < len(label) and width + widths[split] <= half + 0.5:
+        width += widths[split]
+        split += 1
+    space = label.rfind(" ", 0, split + 1)
+    if space > 0 and space >= split // 2:
+        split = space
+    first, second = label[:split].rstrip(), label[split:].lstrip()
+    return [first, _truncate(second, LABEL_EMS)] if second else [_truncate(first, LABEL_EMS)]
 
 
 def _hatch_pattern(hatch_id: str) -> Markup:

@@ -3,7 +3,7 @@
 Each slip shows the campaign, the rater group (and the department when the code is scoped to
 one), the code in large monospaced groups, a QR code and a line of instructions. The QR code
 carries ``{base_url}/r#{code}``: the code is in the URL fragment, which browsers never send to
-a server, so it stays out of access logs and Referer headers (DESIGN.md, rule 4).
+a server, so it stays out of access logs and Referer headers (privacy rule 4).
 
 Slips are printed for raters in Chinese, whatever the language of the operator printing them,
 so the fixed texts below are Chinese, as are the names that callers put on a :class:`Slip`.

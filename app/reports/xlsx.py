@@ -3,7 +3,9 @@
 Five sheets, all made from one :class:`CampaignResults`, so they withhold exactly what the
 JSON, CSV, PDF and pages withhold:
 
-- ranking: per department its category, rank, composite score, grade, evaluations, 末位;
+- ranking: per department its category, rank within the category (类别内排名), how many
+  departments the category ranks (类别内参评单位数), composite score, grade, evaluations, 末位
+  and the rater groups in the composite; an unranked department's rank and 末位 are withheld;
 - dimensions: per department and dimension the score and satisfaction rate, then each rater
   group's dimension figures;
 - rater groups: per department and rater group the evaluations, score, deviation, interval
@@ -16,6 +18,9 @@ Headers go through the message catalog (Chinese by default, English with locale 
 Points carry the number format ``0.00``, rates ``0.00%`` (the pages' two decimals), counts
 ``0``. A withheld figure is an empty cell with a grey fill, and the row's last column names
 every figure withheld in it; the methodology sheet says what the grey means.
+
+Text is written through :mod:`app.reports.cells`, so a department name or item text that
+starts like a formula (``=HYPERLINK(…)``) is a string cell, never a formula.
 
 Write-only worksheets stream their rows to temporary files, so memory stays flat however many
 rows a campaign has; the workbook is zipped when saved.
@@ -31,9 +36,11 @@ from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
+from app.grouping import by_category
 from app.i18n import N_, current_locale, gettext
 from app.public.methodology import LEVELS, QUALITY_HANDLING, SCALE_NAMES
 from app.public.views import join_names, setting_text
+from app.reports import cells
 from app.results.export import level_columns
 from app.results.schemas import (
     CampaignResults,
@@ -83,7 +90,8 @@ FIGURE_NAMES = {
     "distribution": N_("distribution"),
     "composite_score": N_("composite score"),
     "grade": N_("grade"),
-    "rank": N_("rank"),
+    "rank": N_("rank in category"),
+    "bottom": N_("last place"),
 }
 COMPOSITE_ROW = N_("composite")
 GREY_LEGEND = N_(
@@ -113,7 +121,7 @@ class Column:
 class Figure:
     """A value in a column that may be withheld (then ``value`` is None)."""
 
-    value: float | int | None
+    value: float | int | str | None
     withheld: bool
 
 
@@ -152,12 +160,12 @@ class _Sheet:
 
     def section(self, title: str) -> None:
         """A row naming the section below it (the methodology sheet)."""
-        cell = WriteOnlyCell(self.worksheet, value=title)
+        cell = cells.xlsx_text(self.worksheet, title)
         cell.font = SECTION_FONT
         self.worksheet.append([cell])
 
     def _header(self, text: str) -> Any:
-        cell = WriteOnlyCell(self.worksheet, value=text)
+        cell = cells.xlsx_text(self.worksheet, text)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = WRAPPED
@@ -170,7 +178,9 @@ class _Sheet:
                 cell.fill = WITHHELD_FILL
                 return cell
             value = value.value
-        if value is None or isinstance(value, str) or kind in (Kind.TEXT, Kind.SETTING):
+        if isinstance(value, str):  # staff's texts among them: never a formula
+            return cells.xlsx_value(self.worksheet, value)
+        if value is None or kind in (Kind.TEXT, Kind.SETTING):
             return value
         cell = WriteOnlyCell(self.worksheet, value=value)
         cell.number_format = kind.value
@@ -228,7 +238,7 @@ def _department(target: TargetResult) -> list[object]:
 # Ranking
 
 
-RANKING_FIGURES = ("rank", "composite_score", "grade", "evaluations")
+RANKING_FIGURES = ("rank", "composite_score", "grade", "evaluations", "bottom")
 
 
 def _ranking_sheet(workbook: Any, results: CampaignResults) -> None:
@@ -237,8 +247,8 @@ def _ranking_sheet(workbook: Any, results: CampaignResults) -> None:
         SHEET_RANKING,
         [
             _text(N_("category"), 12),
-            _number(N_("rank"), Kind.COUNT, 8),
-            _number(N_("ranked in category"), Kind.COUNT, 10),
+            _number(N_("rank in category"), Kind.COUNT, 10),
+            _number(N_("departments ranked in category"), Kind.COUNT, 12),
             _text(N_("department code"), 10),
             _text(N_("department"), 24),
             _number(N_("composite score"), Kind.POINTS),
@@ -251,31 +261,38 @@ def _ranking_sheet(workbook: Any, results: CampaignResults) -> None:
         frozen_columns=5,
     )
     group_names = {group.key: group.name for group in results.rater_groups}
-    for targets in _by_category(results.targets).values():
+    for targets in by_category(results.targets, lambda target: target.category).values():
         for target in sorted(targets, key=lambda target: (target.rank is None, target.rank or 0)):
+            withheld = _ranking_withheld(target)
             sheet.append(
                 [
                     target.category,
                     _figure(target, "rank"),
-                    target.ranked_in_category if target.rank is not None else None,
+                    target.ranked_in_category,
                     target.target,
                     target.name,
                     _figure(target, "composite_score"),
                     _figure(target, "grade"),
                     _figure(target, "evaluations"),
-                    gettext("last place") if target.bottom else None,
+                    Figure(
+                        gettext("last place")
+                        if target.bottom and "bottom" not in withheld
+                        else None,
+                        "bottom" in withheld,
+                    ),
                     join_names(group_names.get(key, key) for key in target.composite_groups),
-                    _withheld_names(target.withheld, RANKING_FIGURES),
+                    _withheld_names(withheld, RANKING_FIGURES),
                 ]
             )
 
 
-def _by_category(targets: list[TargetResult]) -> dict[str, list[TargetResult]]:
-    """Targets per category, categories in the order they first appear in the campaign."""
-    grouped: dict[str, list[TargetResult]] = {}
-    for target in targets:
-        grouped.setdefault(target.category, []).append(target)
-    return grouped
+def _ranking_withheld(target: TargetResult) -> list[str]:
+    """The ranking row's withheld figures in its columns' order: an unranked department is
+    neither last nor not, so its 末位 is withheld with its rank."""
+    withheld = set(target.withheld)
+    if "rank" in withheld:
+        withheld.add("bottom")
+    return [name for name in RANKING_FIGURES if name in withheld]
 
 
 # Dimensions
@@ -564,9 +581,12 @@ def _quality_rows(sheet: _Sheet, quality: QualitySummary) -> None:
     if handling is not None:
         weight = quality.down_weight if quality.down_weight is not None else 0.0
         sheet.append([gettext(handling) % {"weight": setting_text(weight)}, None])
-    sheet.append([gettext("Flagged evaluations"), quality.flagged])
-    sheet.append([gettext("Flagged for the same answer throughout"), quality.straight_lining])
-    sheet.append([gettext("Flagged for speed"), quality.too_fast])
+    for label, count in [
+        (N_("Flagged evaluations"), quality.flagged),
+        (N_("Flagged for the same answer throughout"), quality.straight_lining),
+        (N_("Flagged for speed"), quality.too_fast),
+    ]:
+        sheet.append([gettext(label), Figure(count, withheld=count is None)])
     sheet.append(
         [
             gettext("Evaluations stored"),

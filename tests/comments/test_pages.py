@@ -23,7 +23,7 @@ from app.campaigns import lifecycle
 from app.campaigns.models import Campaign
 from app.comments.models import CommentForReview, CommentStatus
 from app.comments.scrub import PLACEHOLDER
-from app.middleware import LANGUAGE_COOKIE
+from app.middleware.locale import LANGUAGE_COOKIE
 from tests.console import csrf_token, post_form, sign_in
 from tests.factories import (
     HASHING_KEY,

@@ -269,28 +269,55 @@ class TestLongLabels:
         assert len(name) == 10
         assert text_of(rows(svg)[0], "label") == name
 
-    def test_longer_label_is_cut_with_an_ellipsis_and_kept_whole_in_the_row_title(
+    def test_longer_label_wraps_onto_two_lines_whole(self) -> None:
+        name = "区人力资源和社会保障局"
+
+        svg = render([Bar(name, 50.0)])
+
+        label = child(rows(svg)[0], "text", "label")
+        assert label is not None
+        lines = [tspan.text or "" for tspan in label.iter(f"{SVG}tspan")]
+        assert len(lines) == 2
+        assert "".join(lines) == name
+        assert all(len(line) <= 10 for line in lines)
+
+    def test_wrapped_label_makes_its_row_taller(self) -> None:
+        short = render([Bar("公安局", 50.0), Bar("税务局", 50.0)])
+        wrapped = render([Bar("区人力资源和社会保障局", 50.0), Bar("税务局", 50.0)])
+
+        assert _height(wrapped) == _height(short) + charts.LABEL_LINE_HEIGHT
+
+    def test_label_longer_than_two_lines_is_cut_and_kept_whole_in_the_row_title(
         self,
     ) -> None:
-        name = "市场监督管理局行政审批服务科"
+        name = "市场监督管理局行政审批服务科第二办事窗口综合受理组"
 
         svg = render([Bar(name, 50.0)])
 
         row = rows(svg)[0]
-        shown = text_of(row, "label")
+        label = child(row, "text", "label")
+        assert label is not None
+        shown = "".join(label.itertext())
         assert shown.endswith("…")
         assert name.startswith(shown[:-1])
-        assert len(shown) <= 10
+        assert len(shown) <= 20
         row_title = row.find(f"{SVG}title")
         assert row_title is not None
         assert row_title.text == name
 
-    def test_long_latin_label_is_cut_to_the_same_width(self) -> None:
+    def test_long_latin_label_wraps_at_a_space(self) -> None:
         name = "Municipal Human Resources and Social Security Bureau"
 
         svg = render([Bar(name, 50.0)])
 
-        shown = text_of(rows(svg)[0], "label")
-        assert shown.endswith("…")
-        assert 10 <= len(shown) <= 20
-        assert name.startswith(shown[:-1])
+        label = child(rows(svg)[0], "text", "label")
+        assert label is not None
+        lines = [tspan.text or "" for tspan in label.iter(f"{SVG}tspan")]
+        assert len(lines) == 2
+        assert lines[0].startswith("Municipal")
+        assert not lines[0].endswith(" ")
+        assert name.startswith(lines[0] + " ")
+
+
+def _height(svg: ET.Element) -> float:
+    return float((svg.get("viewBox") or "").split()[3])
