@@ -43,6 +43,7 @@ from app.config import get_settings
 from app.credentials import errors as credential_errors
 from app.credentials import roster, sri
 from app.credentials import service as credential_service
+from app.departments import service as department_service
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import (
     CampaignNotOpen,
@@ -398,9 +399,12 @@ def _render_step(
     if step.name == CHOOSE:
         # The campaign's order of categories, as on its page and in its creation form.
         grouped = by_category(admission.targets, lambda target: target.department.category)
+        labels = department_service.category_labels(
+            [target.department for target in admission.targets], locale
+        )
         context["categories"] = [
             (
-                category,
+                labels[category],
                 [
                     {
                         "code": target.department.code,

@@ -25,3 +25,7 @@ class DepartmentIn(BaseModel):
     name_en: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX_LENGTH)] | None
     ) = None
+    category_en: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=CATEGORY_MAX_LENGTH)]
+        | None
+    ) = None

@@ -3,6 +3,7 @@
 import codecs
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -35,6 +36,9 @@ HEADER_ALIASES = {
     "单位类别": "category",
     "name_en": "name_en",
     "英文名称": "name_en",
+    "category_en": "category_en",
+    "类别英文名称": "category_en",
+    "英文类别": "category_en",
 }
 REQUIRED_COLUMNS = ("code", "name", "category")
 # The texts staff type for a department, with how a message names each (app.text_rules).
@@ -42,6 +46,7 @@ TEXT_FIELDS = {
     "name": N_("The department's name"),
     "category": N_("The category"),
     "name_en": N_("The department's English name"),
+    "category_en": N_("The category's English name"),
 }
 NOT_UTF8 = "the file is not UTF-8 (in Excel, save it as “CSV UTF-8”)"
 
@@ -130,8 +135,9 @@ def parse_csv(content: bytes) -> list[DepartmentIn]:
             )
             continue
         record: dict[str, str | None] = dict(zip(columns, values, strict=True))
-        if "name_en" in record and not (record["name_en"] or "").strip():
-            record["name_en"] = None  # an empty cell clears it; a file without the column keeps it
+        for optional in ("name_en", "category_en"):  # an empty cell clears it; no column keeps it
+            if optional in record and not (record[optional] or "").strip():
+                record[optional] = None
         try:
             row = DepartmentIn.model_validate(record)
         except ValidationError as error:
@@ -218,6 +224,27 @@ def departments_by_category(session: Session) -> list[tuple[str, list[Department
     """Every department, grouped by category; categories and codes in order."""
     ordered = session.scalars(select(Department).order_by(Department.category, Department.code))
     return list(by_category(ordered, lambda department: department.category).items())
+
+
+def category_labels(departments: Iterable[Department], locale: str) -> dict[str, str]:
+    """How pages in ``locale`` name each category of ``departments``.
+
+    In English, a category takes the English name its departments give (the first found);
+    Chinese where none does, and where two categories would share one English name (they
+    would read as one category, and ranks are within a category).
+    """
+    labels: dict[str, str] = {}
+    for department in departments:
+        labels.setdefault(department.category, department.category)
+        if (
+            locale == "en"
+            and department.category_en
+            and labels[department.category] == (department.category)
+        ):
+            labels[department.category] = department.category_en
+    english = [label for category, label in labels.items() if label != category]
+    shared = {label for label in english if english.count(label) > 1}
+    return {category: category if label in shared else label for category, label in labels.items()}
 
 
 def categories(session: Session) -> list[str]:

@@ -27,11 +27,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import TypeVar
 
 from app.ballots.models import STRAIGHT_LINING, TOO_FAST
 from app.campaigns.models import Campaign, RaterGroup, Target
 from app.campaigns.policy import ResultsPolicy
+from app.departments import service as department_service
 from app.i18n import N_, Locale, translations_for
 from app.results import scoring
 from app.results.disclosure import Suppression
@@ -140,6 +142,11 @@ class _Layout:
     def threshold(self) -> int:
         return self.campaign.disclosure_threshold
 
+    @cached_property
+    def category_labels(self) -> dict[str, str]:
+        departments = [target.department for target in self.campaign.targets]
+        return department_service.category_labels(departments, self.locale)
+
     def results(self, figures: Cells, counted: CampaignTally) -> CampaignResults:
         campaign, questionnaire, locale = self.campaign, self.questionnaire, self.locale
         dimension_ids = [
@@ -219,7 +226,7 @@ class _Layout:
         result = TargetResult(
             target=department.code,
             name=names["target"],
-            category=department.category,
+            category=self.category_labels[department.category],
             evaluations=evaluations,
             composite_score=composite_score,
             composite_groups=[group.rater_group for group in groups if group.score is not None],

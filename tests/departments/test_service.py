@@ -281,3 +281,38 @@ class TestQuotedMultiLineFieldKeepsLineNumbers:
             ("AAA", "区甲局\n（合并）", None, "综合类"),
             ("BBB", "区乙局", None, "综合类"),
         ]
+
+
+class TestEnglishCategoryNames:
+    def test_the_import_keeps_an_english_category_name(self, session: Session) -> None:
+        content = (
+            "code,name,category,category_en\n"
+            "SPJ,区行政审批局,窗口类,Service windows\n"
+            "JYJ,区教育局,社会服务类,\n"
+        ).encode()
+
+        department_service.import_csv(session, content)
+
+        found = {d.code: d for d in department_service.list_departments(session)}
+        assert found["SPJ"].category_for("en") == "Service windows"
+        assert found["SPJ"].category_for("zh_CN") == "窗口类"
+        assert found["JYJ"].category_for("en") == "社会服务类"  # none given: Chinese
+
+    def test_labels_are_one_per_category_and_never_merge_two(self) -> None:
+        departments = [
+            Department(code="A", name="甲", category="窗口类", category_en="Windows"),
+            Department(code="B", name="乙", category="窗口类", category_en=None),
+            Department(code="C", name="丙", category="执法类", category_en="Enforcement"),
+            Department(code="D", name="丁", category="社会服务类", category_en="Enforcement"),
+        ]
+
+        english = department_service.category_labels(departments, "en")
+
+        # Every department of 窗口类 reads the same, so its ranks stay one category; two
+        # categories that would share "Enforcement" keep their Chinese names.
+        assert english == {"窗口类": "Windows", "执法类": "执法类", "社会服务类": "社会服务类"}
+        assert set(department_service.category_labels(departments, "zh_CN").values()) == {
+            "窗口类",
+            "执法类",
+            "社会服务类",
+        }
