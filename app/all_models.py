@@ -12,6 +12,7 @@ from app.departments import models as department_models
 from app.inspections import models as inspection_models
 from app.ops import models as ops_models
 from app.rectification import models as rectification_models
+from app.services import models as service_models
 from app.surveys import models as survey_models
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "inspection_models",
     "ops_models",
     "rectification_models",
+    "service_models",
     "survey_models",
 ]

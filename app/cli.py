@@ -26,6 +26,7 @@ from app.ops.migrate_cli import db_downgrade, db_upgrade
 from app.ops.secret_cli import secret_cli
 from app.results.cli import evaluations_cli, results
 from app.serve_cli import serve
+from app.services.cli import services_cli
 from app.surveys.cli import survey_cli
 
 cli = typer.Typer(
@@ -39,6 +40,7 @@ cli.command("demo")(demo)
 cli.command("serve")(serve)
 cli.add_typer(survey_cli, name="survey")
 cli.add_typer(departments_cli, name="departments")
+cli.add_typer(services_cli, name="services")
 cli.add_typer(campaign_cli, name="campaign")
 cli.add_typer(codes_cli, name="codes")
 cli.add_typer(db_cli, name="db")

@@ -36,6 +36,7 @@ from app.rectification import public_pages as rectification_public_pages
 from app.results import api as results_api
 from app.results import pages as results_pages
 from app.series import pages as series_pages
+from app.services import pages as service_pages
 from app.split import links as split_links
 from app.split import pages as split_pages
 from app.split.cors import CredentialCorsMiddleware
@@ -89,6 +90,8 @@ def routers_for(role: DeploymentRole) -> list[APIRouter]:
         (BOTH, audit_pages.router),
         (BOTH, inspection_pages.router),  # 暗访: findings, 通报单, inspection scores
         (COLLECTOR, series_pages.router),  # risers and fallers, from published results
+        (BOTH, service_pages.router),  # 办事项目: imported where the public pages are too
+        (COLLECTOR, service_pages.public_router),  # /services, the public catalog
     ]
     return [router for roles, router in routers if role in roles]
 

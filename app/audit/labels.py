@@ -44,6 +44,7 @@ ACTION_LABELS: dict[str, str] = {
     "department_create": N_("Department added"),
     "department_update": N_("Department changed"),
     "department_import": N_("Departments imported"),
+    "service_import": N_("Services imported"),
     "questionnaire_upload": N_("Questionnaire uploaded"),
     "roster_import": N_("Roster imported"),
     "keys_export": N_("Keys exported"),

@@ -19,6 +19,7 @@ from app.public import service as public_service
 from app.public import views
 from app.results.schemas import CampaignResults
 from app.series import views as series_views
+from app.services import service as catalog_service
 from app.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +56,12 @@ def department(request: Request, session: SessionDep, slug: str, code: str) -> H
     return render(
         request,
         "public/department.html",
-        {"view": view, "switch_path": view.path, **extra},
+        {
+            "view": view,
+            "switch_path": view.path,
+            "services": catalog_service.services_of_code(session, code),
+            **extra,
+        },
     )
 
 

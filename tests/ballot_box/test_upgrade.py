@@ -47,6 +47,7 @@ LATER_COLUMNS = [
     ("campaigns", "seal_pending", "BOOLEAN NOT NULL DEFAULT false"),
     ("code_batches", "ready", "BOOLEAN NOT NULL DEFAULT true"),
     ("campaigns", "series", "VARCHAR(64)"),
+    ("departments", "category_en", "VARCHAR(50)"),
 ]
 
 

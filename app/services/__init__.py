@@ -1,0 +1,1 @@
+"""办事项目公开: each department's services (事项), imported from CSV or XLSX and published."""
