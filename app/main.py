@@ -19,7 +19,7 @@ from app.campaigns import pages as campaign_pages
 from app.comments import pages as comment_pages
 from app.config import PROJECT_ROOT, DeploymentRole, get_settings
 from app.credentials import api as credential_api
-from app.credentials import sealing_api, verify_pages
+from app.credentials import verify_pages
 from app.departments import pages as department_pages
 from app.inspections import pages as inspection_pages
 from app.middleware.body_limit import KIB, BodySizeLimitMiddleware
@@ -35,6 +35,7 @@ from app.rectification import pages as rectification_pages
 from app.rectification import public_pages as rectification_public_pages
 from app.results import api as results_api
 from app.results import pages as results_pages
+from app.sealing import api as sealing_api
 from app.series import pages as series_pages
 from app.services import pages as service_pages
 from app.split import links as split_links

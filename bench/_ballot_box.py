@@ -29,7 +29,7 @@ from app.ballot_box.models import SealedBallot  # noqa: E402
 from app.ballots.models import Evaluation  # noqa: E402
 from app.campaigns import lifecycle  # noqa: E402
 from app.campaigns.models import Campaign  # noqa: E402
-from app.credentials.models import Receipt  # noqa: E402
+from app.ballots.models import Receipt  # noqa: E402
 
 TRUSTEES = 3
 THRESHOLD = 2

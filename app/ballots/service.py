@@ -14,13 +14,13 @@ from app.admission.service import Admission
 from app.ballot_box import contents as ballot_contents
 from app.ballot_box import service as box_service
 from app.ballots import answers as answer_codec
+from app.ballots import models as ballot_models
 from app.ballots import quality, receipts
 from app.ballots.comment_text import clean_comment
 from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
 from app.campaigns import service as campaign_service
 from app.campaigns.policy import QualityPolicy
-from app.credentials import models as credential_models
 from app.credentials import roster
 from app.credentials import service as credential_service
 from app.errors import InvalidInput
@@ -29,7 +29,7 @@ from app.surveys.schemas import Item, Questionnaire
 
 _shuffler = secrets.SystemRandom()
 _INSERT_EVALUATIONS = insert(Evaluation)
-_INSERT_RECEIPT = insert(credential_models.Receipt)
+_INSERT_RECEIPT = insert(ballot_models.Receipt)
 
 
 def submit_ballot(

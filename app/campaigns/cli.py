@@ -15,8 +15,8 @@ from app.campaigns.models import CampaignStatus
 from app.campaigns.schemas import CampaignSpec
 from app.cli_support import fail, fail_if_seal_pending, reported_errors
 from app.config import get_settings
-from app.credentials import sealing
 from app.db import session_scope
+from app.sealing import rows as sealing
 from app.surveys import service as survey_service
 
 campaign_cli = typer.Typer(no_args_is_help=True, help="Evaluation campaigns.")

@@ -21,11 +21,11 @@ from app.ballot_box.models import Tally
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.config import DeploymentRole, get_settings
-from app.credentials import sealing
 from app.credentials import service as credential_service
 from app.errors import InvalidTransition
 from app.i18n import N_
 from app.results import service as results_service
+from app.sealing import rows as sealing
 
 NO_TALLY_KEY = N_(
     "Campaign “%(slug)s” cannot open without a tally key: make the trustees' shares first "

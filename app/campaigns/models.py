@@ -43,7 +43,7 @@ class Campaign(Base):
         default=CampaignStatus.DRAFT,
     )
     disclosure_threshold: Mapped[int]
-    # Set with the seal's rewrite, cleared once its vacuum has run (app.credentials.sealing).
+    # Set with the seal's rewrite, cleared once its vacuum has run (app.sealing.rows).
     seal_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")

@@ -67,17 +67,3 @@ class SpentCredential(Base):
 
     message_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES), primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("credential_keys.id"), index=True)
-
-
-class Receipt(Base):
-    """A hash of the receipt each accepted ballot hands back to its rater.
-
-    Published, sorted, after close, so a rater can see their ballot was counted; the receipt
-    is random and says nothing about what the ballot held.
-    """
-
-    __tablename__ = "receipts"
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy reads it
-
-    receipt_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES), primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)

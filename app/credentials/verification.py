@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from app.admission.models import AdmissionCode, CodeBatch
 from app.ballot_box import service as box_service
 from app.ballots import receipts
+from app.ballots.models import Receipt
 from app.campaigns.models import Campaign, CampaignStatus, RaterGroup, Target
-from app.credentials.models import CredentialKey, Receipt, RosterMember
+from app.credentials.models import CredentialKey, RosterMember
 from app.errors import InvalidInput, NotFound
 from app.i18n import N_
 

@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.ballot_box import service as box_service
 from app.ballot_box import shares
-from app.ballots.models import Evaluation
+from app.ballots.models import Evaluation, Receipt
 from app.ballots.schemas import BallotIn, EvaluationIn
 from app.ballots.service import submit_ballot
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials.models import Receipt
 from app.public import methodology
 from app.results import service as results_service
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine

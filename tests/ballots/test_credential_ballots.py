@@ -22,10 +22,10 @@ from app.admission.models import CodeStatus
 from app.ballot_box import service as box_service
 from app.ballot_box.models import SealedBallot
 from app.ballots import receipts
-from app.ballots.models import TOO_FAST, Evaluation
+from app.ballots.models import TOO_FAST, Evaluation, Receipt
 from app.ballots.schemas import BallotIn
 from app.campaigns.models import Campaign
-from app.credentials.models import Receipt, SpentCredential
+from app.credentials.models import SpentCredential
 from tests.ballots.credential_factories import (
     b64url,
     cached_key,

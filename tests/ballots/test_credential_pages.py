@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from app.admission.models import CodeStatus
 from app.ballot_box import service as box_service
 from app.ballots import receipts
+from app.ballots.models import Receipt
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials.models import Receipt, SpentCredential
+from app.credentials.models import SpentCredential
 from tests.ballots.credential_factories import (
     as_text,
     cached_key,

@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 from app.admission.models import CodeStatus
 from app.ballots import answers as answer_codec
 from app.ballots import service as ballot_service
-from app.ballots.models import Evaluation
+from app.ballots.models import Evaluation, Receipt
 from app.ballots.schemas import BallotIn, EvaluationIn
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
-from app.credentials.models import Receipt
 from app.errors import InvalidInput
 from tests.factories import (
     HASHING_KEY,

@@ -87,10 +87,11 @@ from app.campaigns import lifecycle
 from app.campaigns.models import Campaign
 from app.comments import service as comment_service
 from app.config import PROJECT_ROOT, get_settings
-from app.credentials import blind_rsa, roster, sealing
+from app.credentials import blind_rsa, roster
 from app.credentials import service as credential_service
 from app.credentials.schemas import CredentialIn
 from app.db import Base
+from app.sealing import rows as sealing
 from app.surveys.schemas import Questionnaire
 from tests.ballot_box.stored_bytes import Haystack, WalArchive, WalStream, wal_stream
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine

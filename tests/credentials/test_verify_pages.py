@@ -19,13 +19,14 @@ from app.ballot_box import contents as ballot_contents
 from app.ballot_box import service as box_service
 from app.ballots import answers as answer_codec
 from app.ballots import receipts
+from app.ballots.models import Receipt
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.credentials import verify_pages
-from app.credentials.models import CredentialKey, Receipt, RosterMember
-from tests.credentials.test_sealing import public_key
+from app.credentials.models import CredentialKey, RosterMember
 from tests.factories import HASHING_KEY, answers_for, issue_codes, make_campaign, tally
 from tests.public.test_pages import TableRows
+from tests.sealing.test_rows import public_key
 
 THRESHOLD = 3
 

@@ -35,14 +35,14 @@ from app.accounts.models import StaffUser
 from app.admission.models import AdmissionCode
 from app.audit.models import AuditEntry
 from app.ballot_box.models import SealedBallot
-from app.ballots.models import Evaluation
+from app.ballots.models import Evaluation, Receipt
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.policy import CommentPolicy, ResultsPolicy
 from app.comments.models import CommentForReview
 from app.credentials import roster
 from app.credentials import service as credential_service
-from app.credentials.models import Receipt, RosterMember, SpentCredential
+from app.credentials.models import RosterMember, SpentCredential
 from app.ratelimit import RateLimits
 from tests.console import csrf_token, post_form, sign_in
 from tests.credentials.credential_helpers import (

@@ -28,10 +28,10 @@ from app.admission import service as admission_service
 from app.admission import turnout as admission_turnout
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials import sealing
 from app.errors import CodeUnknown
 from app.main import create_app
 from app.reports import fonts
+from app.sealing import rows as sealing
 from tests.browser import serving
 from tests.campaigns.test_pages import signed_in
 from tests.factories import HASHING_KEY, make_campaign
@@ -246,7 +246,7 @@ class TestSealInterrupted:
         open_campaign("killed-seal", tmp_path)
         killed_in_vacuum = (
             "import os, signal, sys\n"
-            "from app.credentials import sealing\n"
+            "from app.sealing import rows as sealing\n"
             "sealing.reset_physical_order = "
             "lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
             "from app.cli import main\n"

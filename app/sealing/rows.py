@@ -80,9 +80,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.admission.models import AdmissionCode, CodeBatch
 from app.ballot_box.models import SealedBallot
-from app.ballots.models import Evaluation
+from app.ballots.models import Evaluation, Receipt
 from app.campaigns.models import Campaign
-from app.credentials.models import CredentialKey, Receipt, RosterMember, SpentCredential
+from app.credentials.models import CredentialKey, RosterMember, SpentCredential
 from app.db import Base, committing
 
 log = logging.getLogger("pingyi.sealing")

@@ -32,12 +32,13 @@ from app.admission.models import AdmissionCode, CodeBatch, CodeStatus
 from app.audit.models import AuditEntry
 from app.ballot_box import contents as ballot_contents
 from app.ballot_box import service as box_service
-from app.ballots.models import Evaluation
+from app.ballots.models import Evaluation, Receipt
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials import blind_rsa, sealing
-from app.credentials.models import CredentialKey, Receipt, RosterMember, SpentCredential
+from app.credentials import blind_rsa
+from app.credentials.models import CredentialKey, RosterMember, SpentCredential
 from app.deps import code_hashing_key
 from app.main import create_app
+from app.sealing import rows as sealing
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine
 from tests.console import csrf_headers, post_form, sign_in
 from tests.factories import (

@@ -1,4 +1,4 @@
-"""The office's JSON route for sealing a campaign on demand (see :mod:`app.credentials.sealing`).
+"""The office's JSON route for sealing a campaign on demand (see :mod:`app.sealing.rows`).
 
 Staff authenticate with the console's session cookie, which is also sent to
 ``/api/v1/campaigns`` (``app.accounts.sessions``).
@@ -14,9 +14,9 @@ from app.accounts.permissions import Permission
 from app.accounts.web import WriteSession, require
 from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
-from app.credentials import sealing
 from app.error_handlers import error_responses
 from app.i18n import gettext
+from app.sealing import rows as sealing
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["office"])
 
