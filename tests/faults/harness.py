@@ -39,6 +39,7 @@ from app.ballot_box import contents as ballot_contents
 from app.ballot_box import service as box_service
 from app.ballot_box import shares, tally_key
 from app.ballot_box.models import SealedBallot
+from app.ballots import models as ballot_models
 from app.ballots import receipts
 from app.ballots.models import Evaluation
 from app.campaigns import lifecycle
@@ -608,8 +609,8 @@ def check_exactly_once(
         )
         legacy_receipts = session.scalar(
             select(func.count())
-            .select_from(credential_models.Receipt)
-            .where(credential_models.Receipt.campaign_id == campaign_id)
+            .select_from(ballot_models.Receipt)
+            .where(ballot_models.Receipt.campaign_id == campaign_id)
         )
         used_codes = {
             bytes(code_hash)
