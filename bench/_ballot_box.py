@@ -26,10 +26,9 @@ from app.ballot_box import opening, shares, tally_key  # noqa: E402
 from app.ballot_box import service as box_service  # noqa: E402
 from app.ballot_box import tally as box_tally  # noqa: E402
 from app.ballot_box.models import SealedBallot  # noqa: E402
-from app.ballots.models import Evaluation  # noqa: E402
+from app.ballots.models import Evaluation, Receipt  # noqa: E402
 from app.campaigns import lifecycle  # noqa: E402
 from app.campaigns.models import Campaign  # noqa: E402
-from app.ballots.models import Receipt  # noqa: E402
 
 TRUSTEES = 3
 THRESHOLD = 2
