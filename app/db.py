@@ -2,15 +2,16 @@
 
 import asyncio
 import enum
+import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from anyio import CancelScope, to_thread
-from sqlalchemy import Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import Engine, Enum, MetaData, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -70,13 +71,50 @@ def build_engine(database_url: str, *, pool_size: int = 10) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,  # so at most pool_capacity(pool_size) connections
-        pool_pre_ping=True,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 0.5
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle for a while.
+
+    A connection checked in moments ago, under load, needs no round trip to prove it alive:
+    a PostgreSQL restart takes longer than :data:`PING_AFTER_IDLE_SECONDS`, so a connection
+    that lived through one was idle for at least that long and is pinged (and replaced, the
+    pool retrying the checkout, if dead), as ``pool_pre_ping`` would have. A connection that
+    dies between its last use and a ping-free checkout fails that one request (500, nothing
+    stored), and the disconnect invalidates the whole pool, so the next request reconnects.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError() from error
+        if not alive:
+            raise exc.DisconnectionError()
 
 
 def pool_capacity(pool_size: int) -> int:
@@ -155,7 +193,8 @@ async def get_session() -> AsyncIterator[Session]:
     An async dependency, so that FastAPI opens the session on the event loop (that is no
     I/O: the session connects on first use) and does not send it to a worker thread and
     back; the commit or rollback and the close, which are I/O, share one trip to a thread,
-    shielded from cancellation so the connection always goes back to the pool.
+    shielded from cancellation so the connection always goes back to the pool. A route that
+    committed already (:func:`run_committed`) leaves nothing to do but close, on the loop.
     """
     async with _session_slots():
         session = get_session_factory()()
@@ -168,8 +207,37 @@ async def get_session() -> AsyncIterator[Session]:
             with CancelScope(shield=True):
                 await to_thread.run_sync(lambda: _finish(session, commit=False))
             raise
+        if not session.in_transaction():  # committed already (run_committed): no I/O left
+            session.close()
+            return
         with CancelScope(shield=True):
             await to_thread.run_sync(lambda: _finish(session, commit=True))
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def run_committed(
+    session: Session,
+    function: Callable[Concatenate[Session, _P], _T],
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> _T:
+    """``function(session, ...)`` and the request session's commit (or rollback) in one trip
+    to a worker thread, for a route whose whole unit of work is one blocking call.
+
+    Same rule as :func:`get_session` (one commit, before the response is sent), one thread
+    hop fewer, and the transaction ends as soon as its work does: on SQLite the writer's turn
+    (``app.sqlite_writer``) is not held while the event loop serves other requests between
+    the call and a commit in a later hop. :func:`get_session` then finds nothing to commit.
+    """
+
+    def call() -> _T:
+        with committing(session):
+            return function(session, *args, **kwargs)
+
+    return await to_thread.run_sync(call)
 
 
 _slots_by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (

@@ -1,10 +1,26 @@
 """``pingyi serve``: the web application under uvicorn (imported only when it serves)."""
 
-from typing import Annotated
+import gc
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def serving_app() -> "FastAPI":
+    """The application as each worker serves it: built, then its start-up objects (modules,
+    routes, templates; about all a worker holds) moved out of the garbage collector's sight,
+    so that the collections requests set off scan only what requests made."""
+    from app.main import create_app
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def serve(
@@ -27,7 +43,7 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "app.main:create_app",
+        "app.serve_cli:serving_app",
         factory=True,
         host=host,
         port=port,

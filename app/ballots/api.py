@@ -1,11 +1,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
 
 from app.ballots import quality
 from app.ballots import service as ballot_service
 from app.ballots.schemas import BallotIn, Receipt, StartToken
+from app.db import run_committed
 from app.deps import HashingKeyDep, SessionDep
 from app.error_handlers import error_responses
 
@@ -54,10 +54,10 @@ async def submit_ballot(
     item's scale; the error names the field. 413: body over 64 KiB. None of these changes
     anything stored.
     """
-    # All the blocking work in one trip to a worker thread (a sync route would also send
-    # the validation of its answer there); the session's commit follows when this returns.
-    return await run_in_threadpool(
-        ballot_service.submit_ballot, session, hashing_key, body, start_key=start_key
+    # All the blocking work and the commit in one trip to a worker thread (a sync route
+    # would also send the validation of its answer there).
+    return await run_committed(
+        session, ballot_service.submit_ballot, hashing_key, body, start_key=start_key
     )
 
 
