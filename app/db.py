@@ -276,3 +276,14 @@ def _finish(session: Session, *, commit: bool) -> None:
             session.rollback()
             raise
         session.rollback()
+
+
+def begin_writing(session: Session) -> None:
+    """Begin the session's transaction with the write lock on SQLite, if none has begun.
+
+    Issuing and spending a credential read (the code, the keys) before they write; a SQLite
+    transaction that began with a read cannot take the write lock once another writer has
+    committed, and fails instead of waiting. PostgreSQL ignores the option.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

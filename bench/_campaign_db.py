@@ -25,7 +25,7 @@ from app.ballot_box import service as box_service
 from app.campaigns import lifecycle
 from app.campaigns import service as campaign_service
 from app.config import PROJECT_ROOT
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.db import build_engine, committing
 from app.demo import service as demo_service
 from app.departments import service as department_service
@@ -116,7 +116,7 @@ def _prepared(name: str, url: str, engine: Engine, with_keys: bool) -> BenchData
         box_service.create_tally_key(session, campaign, count=3, threshold=2)
         lifecycle.open_campaign(session, campaign, actor="bench")
         if with_keys:
-            credential_service.open_campaign_keys(session, campaign, SECRET)
+            credential_keys.open_campaign_keys(session, campaign, SECRET)
     return BenchDatabase(name=name, url=url, engine=engine, campaign_slug=spec.slug)
 
 

@@ -3,7 +3,7 @@
 1. raw BlindSign (``app.credentials.blind_rsa.blind_sign``: RSA blinding, CRT with a
    constant-time modular power, verify-after-sign) with a 3072-bit key, in this process on
    one core: operations per second and the latency of each, p50 and p99;
-2. the issuance service (``credential_service.issue_for_voucher``: voucher check,
+2. the issuance service (``issuance.issue_for_voucher``: voucher check,
    conditional update, sign, commit), one credential per transaction, sequentially, on
    SQLite and on PostgreSQL: credentials per second, p50 and p99;
 3. over HTTP: ``pingyi serve --workers N`` and a load generator in another process
@@ -55,8 +55,8 @@ from app.admission import codes  # noqa: E402
 from app.admission import service as admission_service  # noqa: E402
 from app.campaigns import service as campaign_service  # noqa: E402
 from app.config import PROJECT_ROOT  # noqa: E402
-from app.credentials import blind_rsa  # noqa: E402
-from app.credentials import service as credential_service  # noqa: E402
+from app.credentials import blind_rsa, issuance  # noqa: E402
+from app.credentials import keys as credential_keys  # noqa: E402
 from app.db import committing  # noqa: E402
 
 RATER_GROUP = "citizens"
@@ -126,10 +126,10 @@ def fresh_vouchers(database: BenchDatabase, count: int) -> tuple[list[str], list
             count=count,
         )
         group = next(group for group in campaign.rater_groups if group.key == RATER_GROUP)
-        key = credential_service.key_for_scope(session, campaign.id, group.id, None)
+        key = credential_keys.key_for_scope(session, campaign.id, group.id, None)
         if key is None:
             raise RuntimeError("the bench campaign has no credential key")
-        public_key = credential_service.public_key_of(key)
+        public_key = credential_keys.public_key_of(key)
     return issued.codes, [random_blinded(public_key) for _ in issued.codes]
 
 
@@ -140,7 +140,7 @@ def service_issue(database: BenchDatabase, count: int) -> Run:
 
     def issue_one(voucher: str, message: bytes) -> None:
         with sessions() as session, committing(session):
-            credential_service.issue_for_voucher(session, hashing_key, SECRET, voucher, message)
+            issuance.issue_for_voucher(session, hashing_key, SECRET, voucher, message)
 
     issue_one(vouchers[-1], blinded[-1])  # warm-up: decrypts and caches the private key
     latencies = []
@@ -212,7 +212,7 @@ def http_issue(
             for voucher, message in zip(vouchers, blinded, strict=True):
                 body = {
                     "voucher": voucher,
-                    "blinded_message": credential_service.encode_b64url(message),
+                    "blinded_message": credential_keys.encode_b64url(message),
                 }
                 stream.write(json.dumps(body, separators=(",", ":")) + "\n")
         job = {

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 from app.admission import service as admission_service
 from app.admission.schemas import AdmissionIn, AdmissionOut
 from app.ballots import quality
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.schemas import CredentialKeyOut
 from app.deps import HashingKeyDep, SessionDep
 from app.error_handlers import error_responses
@@ -40,7 +40,7 @@ def admission(
     client address (`Retry-After` says how many seconds to wait).
     """
     admitted = admission_service.check_code(session, hashing_key, body.code)
-    key = credential_service.key_for_code(session, hashing_key, body.code)
+    key = credential_keys.key_for_code(session, hashing_key, body.code)
     return AdmissionOut.of(
         admitted,
         current_locale(),

@@ -11,7 +11,7 @@ from app.admission import service as admission_service
 from app.campaigns import service as campaign_service
 from app.cli_support import fail, hashing_key, reported_errors
 from app.config import get_settings
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.db import session_scope
 from app.errors import PingyiError
 
@@ -78,7 +78,7 @@ def codes_issue(
                     ready=False,
                 )
                 if get_settings().issues_credentials:  # a scoped batch gets its scope's key
-                    credential_service.ensure_batch_key(
+                    credential_keys.ensure_batch_key(
                         session, campaign, issued.batch, get_settings().secret_bytes()
                     )
                 printable = [] if pdf is None else slips_report.slips_for_batch(campaign, issued)

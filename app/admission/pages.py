@@ -24,7 +24,7 @@ from app.audit import service as audit_service
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign
 from app.config import get_settings
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import InvalidInput, PingyiError
 from app.i18n import N_
@@ -102,9 +102,7 @@ def issue(
     pending_codes.discard_expired(session)
     # A batch scoped to one department gets that scope's credential key (the issuer's pages
     # only: a collector does not serve them).
-    credential_service.ensure_batch_key(
-        session, campaign, issued.batch, get_settings().secret_bytes()
-    )
+    credential_keys.ensure_batch_key(session, campaign, issued.batch, get_settings().secret_bytes())
     audit_service.record(
         session,
         actor=staff.username,

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from app import ratelimit
+from app import db, ratelimit
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.service import Admission
@@ -41,8 +41,7 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.config import get_settings
 from app.credentials import errors as credential_errors
-from app.credentials import roster, sri
-from app.credentials import service as credential_service
+from app.credentials import roster, spending, sri
 from app.departments import service as department_service
 from app.deps import HashingKeyDep, SessionDep
 from app.errors import (
@@ -135,7 +134,7 @@ def _admit(session: Session, hashing_key: bytes, entry: Entry) -> Admission:
     """What the code, credential or roster sign-in admits to, without using or spending it."""
     if entry.uses_credential:
         credential = parse_credential_text(entry.credential)
-        return credential_service.credential_admission(session, credential)
+        return spending.credential_admission(session, credential)
     if entry.uses_roster:
         member = _signed_in_member(entry)
         return roster.member_admission(session, member.member_id, member.campaign_id)
@@ -206,7 +205,7 @@ def _rate(request: Request, session: Session, hashing_key: bytes, form: FormData
     action = _text(form, "action") or "next"
     if action == "submit":
         # Checking reads before submitting writes: on SQLite, take the write lock first.
-        credential_service.begin_writing(session)
+        db.begin_writing(session)
     try:
         admission = _admit(session, hashing_key, entry)
         entry = _renewed(entry)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from app import db
 from app.admission import service as admission_service
 from app.admission.service import Admission
 from app.ballot_box import contents as ballot_contents
@@ -21,8 +22,7 @@ from app.ballots.models import Evaluation
 from app.ballots.schemas import BallotIn, EvaluationIn, Receipt
 from app.campaigns import service as campaign_service
 from app.campaigns.policy import QualityPolicy
-from app.credentials import roster
-from app.credentials import service as credential_service
+from app.credentials import roster, spending
 from app.errors import InvalidInput
 from app.i18n import N_, gettext
 from app.surveys.schemas import Item, Questionnaire
@@ -62,7 +62,7 @@ def submit_member_ballot(
     """A roster member's ballot without a credential (the rating page without JavaScript):
     the member is marked served and the sealed ballot stored in the caller's single
     transaction, as a direct code is used; see :func:`app.credentials.roster.use_member`."""
-    credential_service.begin_writing(session)
+    db.begin_writing(session)
     admission = roster.use_member(session, member_id, campaign_id)
     scope = scope_of(admission, box_service.tally_fingerprint(session, admission.campaign.id))
     return _accept(session, scope, evaluations, start_key)
@@ -178,7 +178,7 @@ def admit(session: Session, hashing_key: bytes, ballot: BallotIn) -> BallotScope
     code, only the departments the ballot names are looked up among its targets.
     """
     if ballot.credential is not None:
-        admission = credential_service.spend_credential(session, ballot.credential)
+        admission = spending.spend_credential(session, ballot.credential)
         return scope_of(admission, box_service.tally_fingerprint(session, admission.campaign.id))
     if ballot.code is None:  # BallotIn's validator makes this unreachable
         raise InvalidInput(field="code")

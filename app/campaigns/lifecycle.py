@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import db
 from app.audit import service as audit_service
 from app.ballot_box import opening, shares
 from app.ballot_box import service as box_service
@@ -21,7 +22,7 @@ from app.ballot_box.models import Tally
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.config import DeploymentRole, get_settings
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.errors import InvalidTransition
 from app.i18n import N_
 from app.results import service as results_service
@@ -65,7 +66,7 @@ def _step(session: Session, campaign: Campaign, action: str) -> CampaignStatus:
     refused_here = role_refusal(campaign, action)
     if refused_here is not None:
         raise refused_here
-    credential_service.begin_writing(session)
+    db.begin_writing(session)
     session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
     session.refresh(campaign, ["status"])
     refusal = campaign_service.transition_refusal(campaign, action)
@@ -87,7 +88,7 @@ def open_campaign(session: Session, campaign: Campaign, *, actor: str) -> None:
     session.flush()
     settings = get_settings()
     if settings.issues_credentials:
-        credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
+        credential_keys.open_campaign_keys(session, campaign, settings.secret_bytes())
     _audit(session, actor, campaign, "open", **{"from": before.value, "to": "open"})
 
 

@@ -1,5 +1,5 @@
 """Credential routes: public keys (both halves of a split deployment), and issuance with a
-voucher or a roster sign-in (the issuer only). See ``app.credentials.service``."""
+voucher or a roster sign-in (the issuer only). See ``app.credentials.issuance``."""
 
 from typing import Annotated
 
@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.accounts.web import secure_cookies
 from app.campaigns import service as campaign_service
 from app.config import get_settings
-from app.credentials import roster
-from app.credentials import service as credential_service
+from app.credentials import issuance, roster
+from app.credentials import keys as credential_keys
 from app.credentials.errors import RosterSessionMissing
 from app.credentials.schemas import (
     CampaignKeysOut,
@@ -50,7 +50,7 @@ def campaign_keys(slug: str, session: SessionDep) -> CampaignKeysOut:
     office publishes. An empty list: the campaign has not opened yet. 404: no such campaign.
     """
     campaign = campaign_service.get_campaign(session, slug)
-    return CampaignKeysOut.of(campaign.slug, credential_service.public_keys(session, campaign))
+    return CampaignKeysOut.of(campaign.slug, credential_keys.public_keys(session, campaign))
 
 
 @issuance_router.post(
@@ -84,14 +84,14 @@ def issue_credential(
     """
     if body.voucher is not None:
         spend_attempt(request, RateLimits.VOUCHER)
-        issued = credential_service.issue_for_voucher(
+        issued = issuance.issue_for_voucher(
             session, hashing_key, secret, body.voucher, body.blinded_message
         )
     else:
         signed_in = roster.decode_session(secret, request.cookies.get(roster.COOKIE_NAME))
         if signed_in is None:
             raise RosterSessionMissing()
-        issued = credential_service.issue_for_member(
+        issued = issuance.issue_for_member(
             session, secret, signed_in.member_id, signed_in.campaign_id, body.blinded_message
         )
         response.headers.append(
@@ -101,7 +101,7 @@ def issue_credential(
         campaign=issued.campaign.slug,
         rater_group=issued.rater_group.key,
         key_id=issued.key.id,
-        blind_signature=credential_service.encode_b64url(issued.blind_signature),
+        blind_signature=credential_keys.encode_b64url(issued.blind_signature),
     )
 
 
@@ -142,7 +142,7 @@ def roster_login(
     response.headers.append(
         "set-cookie", roster.cookie_header(value, secure=secure_cookies(request))
     )
-    key = credential_service.key_for_scope(
+    key = credential_keys.key_for_scope(
         session, signed_in.campaign.id, signed_in.rater_group.id, None
     )
     return RosterLoginOut(

@@ -13,8 +13,8 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import CampaignStatus
 from app.cli_support import fail, fail_with
 from app.config import get_settings
+from app.credentials import keys as credential_keys
 from app.credentials import roster as roster_service
-from app.credentials import service as credential_service
 from app.credentials import transfer
 from app.db import session_scope
 from app.errors import PingyiError
@@ -32,10 +32,10 @@ def keys_list(slug: str) -> None:
             campaign = campaign_service.get_campaign(session, slug)
             private = {
                 key.id
-                for key in credential_service.keys_of(session, campaign)
+                for key in credential_keys.keys_of(session, campaign)
                 if key.private_key is not None
             }
-            for info in credential_service.public_keys(session, campaign):
+            for info in credential_keys.public_keys(session, campaign):
                 scope = info.target.department.code if info.target else "*"
                 half = "private+public" if info.id in private else "public only"
                 typer.echo(f"{info.rater_group.key}\t{scope}\t{info.fingerprint.hex()}\t{half}")
@@ -54,7 +54,7 @@ def keys_create(slug: str) -> None:
             campaign = campaign_service.get_campaign(session, slug)
             if campaign.status != CampaignStatus.OPEN:
                 fail(f"{slug} is {campaign.status.value}: keys are made when a campaign opens")
-            keys = credential_service.open_campaign_keys(session, campaign, settings.secret_bytes())
+            keys = credential_keys.open_campaign_keys(session, campaign, settings.secret_bytes())
             typer.echo(f"{slug}: {len(keys)} keys")
     except PingyiError as error:
         fail_with(error)

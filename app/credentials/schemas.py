@@ -2,10 +2,10 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.models import CredentialKey
 
-B64_MAX_LENGTH = credential_service.MAX_ENCODED_LENGTH
+B64_MAX_LENGTH = credential_keys.MAX_ENCODED_LENGTH
 
 
 class CredentialKeyOut(BaseModel):
@@ -21,7 +21,7 @@ class CredentialKeyOut(BaseModel):
             return None
         return cls(
             id=key.id,
-            public_key=credential_service.encode_b64url(key.public_key),
+            public_key=credential_keys.encode_b64url(key.public_key),
             fingerprint=bytes(key.fingerprint).hex(),
         )
 
@@ -41,7 +41,7 @@ class CampaignKeysOut(BaseModel):
     keys: list[CampaignKeyOut]
 
     @classmethod
-    def of(cls, slug: str, infos: list[credential_service.PublicKeyInfo]) -> "CampaignKeysOut":
+    def of(cls, slug: str, infos: list[credential_keys.PublicKeyInfo]) -> "CampaignKeysOut":
         return cls(
             campaign=slug,
             keys=[
@@ -49,7 +49,7 @@ class CampaignKeysOut(BaseModel):
                     id=info.id,
                     rater_group=info.rater_group.key,
                     target=info.target.department.code if info.target else None,
-                    public_key=credential_service.encode_b64url(info.spki_der),
+                    public_key=credential_keys.encode_b64url(info.spki_der),
                     fingerprint=info.fingerprint.hex(),
                 )
                 for info in infos

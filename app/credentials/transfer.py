@@ -25,7 +25,7 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignSpec, RaterGroupSpec
 from app.credentials import blind_rsa
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.errors import KeyTransferInvalid
 from app.credentials.models import CredentialKey
 from app.departments import models as department_models
@@ -97,7 +97,7 @@ def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
         raise KeyTransferInvalid(
             problem=f"campaign {campaign.slug} is {campaign.status.value}; export it while open"
         )
-    infos = credential_service.public_keys(session, campaign)
+    infos = credential_keys.public_keys(session, campaign)
     if not infos:
         raise KeyTransferInvalid(
             problem=f"campaign {campaign.slug} has no keys yet; they are made when it opens"
@@ -137,13 +137,13 @@ def export_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
             ExportedKey(
                 rater_group=info.rater_group.key,
                 target=info.target.department.code if info.target else None,
-                public_key=credential_service.encode_b64url(info.spki_der),
+                public_key=credential_keys.encode_b64url(info.spki_der),
                 fingerprint=info.fingerprint.hex(),
             )
             for info in infos
         ],
         tally_key=ExportedTallyKey(
-            public_key=credential_service.encode_b64url(bytes(tally.public_key)),
+            public_key=credential_keys.encode_b64url(bytes(tally.public_key)),
             fingerprint=bytes(tally.fingerprint).hex(),
             share_count=tally.share_count,
             threshold=tally.threshold,
@@ -199,7 +199,7 @@ def import_keys(session: Session, content: bytes, *, default_threshold: int) -> 
                 problem=f"a key names rater group {entry.rater_group!r} or target "
                 f"{entry.target!r}, which campaign {campaign.slug} does not have"
             )
-        existing = credential_service.key_for_scope(
+        existing = credential_keys.key_for_scope(
             session, campaign.id, group.id, target.id if target else None
         )
         fingerprint = hashlib.sha256(der).digest()
@@ -238,7 +238,7 @@ def import_keys(session: Session, content: bytes, *, default_threshold: int) -> 
 def _import_tally_key(session: Session, campaign: Campaign, exported: ExportedTallyKey) -> bytes:
     """Store the campaign's tally public key, or check it is the one already stored."""
     try:
-        public = credential_service.decode_b64url(exported.public_key, field="tally_key")
+        public = credential_keys.decode_b64url(exported.public_key, field="tally_key")
         tally_key.load_public_key(public)
     except (ValueError, PingyiError) as error:
         raise KeyTransferInvalid(problem=f"the tally key is not usable ({error})") from None
@@ -288,7 +288,7 @@ def _private_material(value: object, path: str = "") -> str | None:
 
 def _public_key_bytes(entry: ExportedKey) -> bytes:
     try:
-        der = credential_service.decode_b64url(entry.public_key, field="public_key")
+        der = credential_keys.decode_b64url(entry.public_key, field="public_key")
         blind_rsa.load_public_key(der)
     except (blind_rsa.BlindRsaError, ValueError) as error:
         raise KeyTransferInvalid(

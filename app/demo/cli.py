@@ -9,7 +9,7 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import CampaignStatus
 from app.cli_support import hashing_key, reported_errors
 from app.config import get_settings
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.db import session_scope
 
 DEMO_STAFF_FILE = "demo-staff.txt"
@@ -36,7 +36,7 @@ def demo(
         accounts = demo_service.demo_accounts(session, settings.var_dir / DEMO_STAFF_FILE)
         demo_campaign = campaign_service.get_campaign(session, report.slug)
         if demo_campaign.status == CampaignStatus.OPEN and settings.issues_credentials:
-            credential_service.open_campaign_keys(session, demo_campaign, settings.secret_bytes())
+            credential_keys.open_campaign_keys(session, demo_campaign, settings.secret_bytes())
         unused = demo_service.unused_codes(session, hashing_key(), codes_out, per_group=show)
         campaign = campaign_service.get_campaign(session, report.slug)
         group_names = {group.key: group.name_zh for group in campaign.rater_groups}

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from app.admission import service as admission_service
 from app.ballots import flow as rating_flow
-from app.credentials import blind_rsa
-from app.credentials import service as credential_service
+from app.credentials import blind_rsa, issuance
+from app.credentials import keys as credential_keys
 from app.credentials.errors import CredentialsUnavailable
 from app.credentials.schemas import CredentialIn
 
@@ -45,20 +45,20 @@ def make_credential(
     lost credential again, because the blinding factor that would unblind it is gone.
     """
     admitted = admission_service.check_code(session, hashing_key, code)
-    key = credential_service.key_for_code(session, hashing_key, code)
+    key = credential_keys.key_for_code(session, hashing_key, code)
     if key is None:
         raise CredentialsUnavailable()
-    public_key = credential_service.public_key_of(key)
-    prepared = blind_rsa.prepare(secrets.token_bytes(credential_service.NONCE_LENGTH))
+    public_key = credential_keys.public_key_of(key)
+    prepared = blind_rsa.prepare(secrets.token_bytes(credential_keys.NONCE_LENGTH))
     blinded = blind_rsa.blind(public_key, prepared)
-    issued = credential_service.issue_for_voucher(
+    issued = issuance.issue_for_voucher(
         session, hashing_key, server_secret, code, blinded.blinded_msg
     )
     signature = blind_rsa.finalize(public_key, prepared, issued.blind_signature, blinded.inv)
     credential = CredentialIn(
         rater_group=issued.rater_group.key,
-        message=credential_service.encode_b64url(prepared),
-        signature=credential_service.encode_b64url(signature),
+        message=credential_keys.encode_b64url(prepared),
+        signature=credential_keys.encode_b64url(signature),
         campaign=issued.campaign.slug,
     )
     return HandedOver(

@@ -45,7 +45,8 @@ from app.campaigns.policy import CommentPolicy
 from app.comments.models import CommentForReview
 from app.comments.scrub import PLACEHOLDER
 from app.config import get_settings
-from app.credentials import service as credential_service
+from app.credentials import issuance
+from app.credentials import keys as credential_keys
 from app.credentials.schemas import CredentialIn
 from app.surveys.schemas import Questionnaire
 from tests.ballot_box import stored_bytes
@@ -200,7 +201,7 @@ def rate(engine: Engine) -> Campaigned:
             campaign,
             policy.model_copy(update={"comments": CommentPolicy(min_respondents=1)}),
         )
-        credential_service.open_campaign_keys(session, campaign, secret)
+        credential_keys.open_campaign_keys(session, campaign, secret)
         codes = issue_codes(session, campaign, count=2 * BALLOTS_PER_PATH)
         citizens = next(group for group in campaign.rater_groups if group.key == "citizens")
         public_key = bytes(key_of(session, campaign.id, citizens.id).public_key)
@@ -220,7 +221,7 @@ def rate(engine: Engine) -> Campaigned:
         else:
             side = rater_side(public_key)
             with Session(engine) as session:
-                issued = credential_service.issue_for_voucher(
+                issued = issuance.issue_for_voucher(
                     session, HASHING_KEY, secret, code, side.blinded
                 )
                 session.commit()

@@ -20,7 +20,7 @@ from app.admission.models import CodeStatus
 from app.ballot_box import service as box_service
 from app.ballots import receipts
 from app.campaigns.models import Campaign
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.models import CredentialKey, SpentCredential
 from tests.ballots.test_browser import horizontal_overflow
 from tests.browser import (
@@ -112,7 +112,7 @@ def db(server: LiveServer) -> Iterator[Session]:
 def open_campaign(db: Session) -> Campaign:
     """An open campaign with its credential keys, committed for the server to see."""
     campaign = make_campaign(db)
-    credential_service.open_campaign_keys(db, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(db, campaign, SERVER_SECRET)
     db.commit()
     return campaign
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.ballots import receipts
 from app.campaigns.models import Campaign
+from app.credentials import keys as credential_keys
 from app.credentials import roster
-from app.credentials import service as credential_service
 from app.credentials.models import RosterMember
 from tests.ballots.test_credential_browser import (
     SERVER_SECRET,
@@ -64,7 +64,7 @@ def _fresh_login_failures() -> Iterator[None]:
 def roster_campaign(db: Session, identifier: str = PHONE) -> tuple[Campaign, str]:
     """An open campaign with keys and one cadre on its roster; the cadre's password."""
     campaign = make_campaign(db)
-    credential_service.open_campaign_keys(db, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(db, campaign, SERVER_SECRET)
     (entry,) = roster.import_roster(
         db, campaign, "cadres", [roster.RosterLine(1, identifier)], SERVER_SECRET
     )

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.campaigns.models import Campaign, CampaignStatus
+from app.credentials import keys as credential_keys
 from app.credentials import roster
-from app.credentials import service as credential_service
 from app.credentials.models import RosterMember
 from tests.ballots.test_pages import answer_all, hidden_fields, post_step
 from tests.credentials.credential_helpers import (
@@ -34,7 +34,7 @@ def _fresh_login_failures() -> Iterator[None]:
 @pytest.fixture
 def member(session: Session) -> tuple[Campaign, roster.RosterEntry]:
     campaign = make_campaign(session)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
     (entry,) = roster.import_roster(
         session, campaign, "cadres", [roster.RosterLine(1, PHONE)], SERVER_SECRET
     )

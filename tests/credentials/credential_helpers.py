@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from app import config, db
 from app.cli import cli
 from app.credentials import blind_rsa
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.models import CredentialKey
 from app.errors import PingyiError
 from tests.conftest import migrate, new_sqlite_engine
@@ -60,11 +60,11 @@ class RaterSide:
 
     @property
     def blinded_b64(self) -> str:
-        return credential_service.encode_b64url(self.blinded)
+        return credential_keys.encode_b64url(self.blinded)
 
     def finalize(self, blind_signature: bytes | str) -> bytes:
         if isinstance(blind_signature, str):
-            blind_signature = credential_service.decode_b64url(blind_signature, field="test")
+            blind_signature = credential_keys.decode_b64url(blind_signature, field="test")
         return blind_rsa.finalize(self.public_key, self.prepared, blind_signature, self.inv)
 
     def credential(
@@ -72,8 +72,8 @@ class RaterSide:
     ) -> "CredentialData":
         return CredentialData(
             rater_group=rater_group,
-            message=credential_service.encode_b64url(self.prepared),
-            signature=credential_service.encode_b64url(signature),
+            message=credential_keys.encode_b64url(self.prepared),
+            signature=credential_keys.encode_b64url(signature),
             campaign=campaign,
         )
 
@@ -101,7 +101,7 @@ class CredentialData:
 def rater_side(spki_der: bytes) -> RaterSide:
     """Prepare a fresh message (RFC 9474 prefix + a random nonce) and blind it for the key."""
     public_key = blind_rsa.load_public_key(spki_der)
-    prepared = blind_rsa.prepare(secrets.token_bytes(credential_service.NONCE_LENGTH))
+    prepared = blind_rsa.prepare(secrets.token_bytes(credential_keys.NONCE_LENGTH))
     blinded = blind_rsa.blind(public_key, prepared)
     return RaterSide(public_key, prepared, blinded.blinded_msg, blinded.inv)
 
@@ -109,7 +109,7 @@ def rater_side(spki_der: bytes) -> RaterSide:
 def key_of(
     session: Session, campaign_id: int, group_id: int, target_id: int | None = None
 ) -> CredentialKey:
-    key = credential_service.key_for_scope(session, campaign_id, group_id, target_id)
+    key = credential_keys.key_for_scope(session, campaign_id, group_id, target_id)
     assert key is not None
     return key
 

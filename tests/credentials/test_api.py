@@ -15,7 +15,7 @@ from app.admission import codes
 from app.admission.models import AdmissionCode, CodeStatus
 from app.campaigns.models import Campaign, CampaignStatus
 from app.credentials import blind_rsa, roster
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials.models import RosterMember
 from tests.conftest import make_client
 from tests.console import post_form, sign_in
@@ -42,14 +42,14 @@ def _fresh_login_failures() -> Iterator[None]:
 
 def open_campaign(session: Session) -> Campaign:
     campaign = make_campaign(session)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
     return campaign
 
 
 def side_for(client: TestClient, slug: str, group: str = "citizens") -> RaterSide:
     keys = client.get(KEYS_URL.format(slug=slug)).json()["keys"]
     key = next(k for k in keys if k["rater_group"] == group and k["target"] is None)
-    return rater_side(credential_service.decode_b64url(key["public_key"], field="key"))
+    return rater_side(credential_keys.decode_b64url(key["public_key"], field="key"))
 
 
 def status_of(session: Session, code: str) -> tuple[CodeStatus, bytes | None]:
@@ -69,7 +69,7 @@ class TestKeys:
         campaign = make_campaign(session, status=CampaignStatus.DRAFT)
         target = campaign.targets[0].department.code
         issue_code(session, campaign, group="cadres", target=target)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
 
         response = client.get(KEYS_URL.format(slug=campaign.slug))
 
@@ -83,7 +83,7 @@ class TestKeys:
         ]
         stored = {key.id: key for key in all_keys(session)}
         for listed in body["keys"]:
-            der = credential_service.decode_b64url(listed["public_key"], field="key")
+            der = credential_keys.decode_b64url(listed["public_key"], field="key")
             assert "=" not in listed["public_key"]
             assert der == stored[listed["id"]].public_key
             assert listed["fingerprint"] == hashlib.sha256(der).hexdigest()
@@ -147,7 +147,7 @@ class TestAdmissionCarriesTheKey:
         campaign = open_campaign(session)
         target = campaign.targets[1].department.code
         scoped = issue_code(session, campaign, group="cadres", target=target)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
         unscoped = issue_code(session, campaign, group="citizens")
         keys = client.get(KEYS_URL.format(slug=campaign.slug)).json()["keys"]
         by_scope = {(k["rater_group"], k["target"]): k for k in keys}
@@ -186,7 +186,7 @@ class TestVoucherIssuance:
 
         assert response.status_code == 200
         body = response.json()
-        key = credential_service.key_for_code(session, HASHING_KEY, code)
+        key = credential_keys.key_for_code(session, HASHING_KEY, code)
         assert key is not None
         assert body["campaign"] == campaign.slug
         assert body["rater_group"] == "citizens"
@@ -250,7 +250,7 @@ class TestVoucherIssuance:
         elif problem == "not base64url":
             body["blinded_message"] = "not base64!"
         elif problem == "wrong length":
-            body["blinded_message"] = credential_service.encode_b64url(side.blinded[:-1])
+            body["blinded_message"] = credential_keys.encode_b64url(side.blinded[:-1])
         elif problem == "missing blinded message":
             del body["blinded_message"]
         elif problem == "unexpected field":
@@ -338,7 +338,7 @@ class TestRosterIssuance:
         assert "Secure" not in cookie  # plain HTTP here; see the HTTPS test
 
         side = rater_side(
-            credential_service.decode_b64url(body["credential_key"]["public_key"], field="k")
+            credential_keys.decode_b64url(body["credential_key"]["public_key"], field="k")
         )
         issued = client.post(CREDENTIALS_URL, json={"blinded_message": side.blinded_b64})
 
@@ -363,13 +363,13 @@ class TestRosterIssuance:
     ) -> None:
         campaign, entry = member
         key = self.login(client, campaign, entry).json()["credential_key"]
-        side = rater_side(credential_service.decode_b64url(key["public_key"], field="k"))
+        side = rater_side(credential_keys.decode_b64url(key["public_key"], field="k"))
         first = client.post(CREDENTIALS_URL, json={"blinded_message": side.blinded_b64}).json()
 
         relogin = self.login(client, campaign, entry)
         retry = client.post(CREDENTIALS_URL, json={"blinded_message": side.blinded_b64})
         self.login(client, campaign, entry)
-        other_side = rater_side(credential_service.decode_b64url(key["public_key"], field="k"))
+        other_side = rater_side(credential_keys.decode_b64url(key["public_key"], field="k"))
         other = client.post(CREDENTIALS_URL, json={"blinded_message": other_side.blinded_b64})
 
         assert relogin.json()["credential_issued"] is True

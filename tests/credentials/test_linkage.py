@@ -87,8 +87,8 @@ from app.campaigns import lifecycle
 from app.campaigns.models import Campaign
 from app.comments import service as comment_service
 from app.config import PROJECT_ROOT, get_settings
-from app.credentials import blind_rsa, roster
-from app.credentials import service as credential_service
+from app.credentials import blind_rsa, issuance, roster
+from app.credentials import keys as credential_keys
 from app.credentials.schemas import CredentialIn
 from app.db import Base
 from app.sealing import rows as sealing
@@ -240,12 +240,12 @@ def simulate(
     with Session(engine, expire_on_commit=False) as session:
         departments = [make_department(session) for _ in range(TARGETS)]
         campaign = make_campaign(session, departments=departments, questionnaire=questionnaire())
-        credential_service.open_campaign_keys(session, campaign, secret)
+        credential_keys.open_campaign_keys(session, campaign, secret)
         keys = {
-            group.key: credential_service.public_key_of(
+            group.key: credential_keys.public_key_of(
                 next(
                     key
-                    for key in credential_service.keys_of(session, campaign)
+                    for key in credential_keys.keys_of(session, campaign)
                     if key.rater_group_id == group.id and key.target_id is None
                 )
             )
@@ -295,11 +295,11 @@ def issue(
     failures: roster.FailureCounter,
 ) -> None:
     # What the rater's browser does: a random nonce, prepared and blinded.
-    prepared = blind_rsa.prepare(secrets.token_bytes(credential_service.NONCE_LENGTH))
+    prepared = blind_rsa.prepare(secrets.token_bytes(credential_keys.NONCE_LENGTH))
     blinded = blind_rsa.blind(public_key, prepared)
     if rater.kind == "voucher":
         with Session(engine) as session:
-            issued = credential_service.issue_for_voucher(
+            issued = issuance.issue_for_voucher(
                 session, HASHING_KEY, secret, rater.code or "", blinded.blinded_msg
             )
             session.commit()
@@ -316,15 +316,15 @@ def issue(
             member_id = signed_in.member.id
         rater.record = ("roster_members", member_id)
         with Session(engine) as session:
-            issued = credential_service.issue_for_member(
+            issued = issuance.issue_for_member(
                 session, secret, member_id, signed_in.campaign.id, blinded.blinded_msg
             )
             session.commit()
     signature = blind_rsa.finalize(public_key, prepared, issued.blind_signature, blinded.inv)
     rater.credential = CredentialIn(
         rater_group=rater.group,
-        message=credential_service.encode_b64url(prepared),
-        signature=credential_service.encode_b64url(signature),
+        message=credential_keys.encode_b64url(prepared),
+        signature=credential_keys.encode_b64url(signature),
         campaign=slug,
     )
 

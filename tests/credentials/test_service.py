@@ -11,13 +11,14 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app import db
 from app.accounts import passwords
 from app.admission import codes
 from app.admission import service as admission_service
 from app.admission.models import AdmissionCode, CodeStatus
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials import blind_rsa
-from app.credentials import service as credential_service
+from app.credentials import blind_rsa, issuance, spending
+from app.credentials import keys as credential_keys
 from app.credentials.models import CredentialKey, RosterMember, SpentCredential
 from app.errors import PingyiError
 from tests.conftest import PostgresDatabases, migrate, new_sqlite_engine
@@ -51,7 +52,7 @@ def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 def open_campaign(session: Session, **options: Any) -> Campaign:
     campaign = make_campaign(session, **options)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
     return campaign
 
 
@@ -71,10 +72,8 @@ def voucher_side(session: Session, campaign: Campaign, key_group: str = "citizen
     return rater_side(key_of(session, campaign.id, group(campaign, key_group).id).public_key)
 
 
-def issue(session: Session, code: str, side: RaterSide) -> credential_service.Issued:
-    return credential_service.issue_for_voucher(
-        session, HASHING_KEY, SERVER_SECRET, code, side.blinded_b64
-    )
+def issue(session: Session, code: str, side: RaterSide) -> issuance.Issued:
+    return issuance.issue_for_voucher(session, HASHING_KEY, SERVER_SECRET, code, side.blinded_b64)
 
 
 def add_member(session: Session, campaign: Campaign, key_group: str = "cadres") -> RosterMember:
@@ -94,7 +93,7 @@ def credential_for(
 ) -> CredentialData:
     """A credential obtained with a fresh voucher, end to end."""
     code = issue_code(session, campaign, group=key_group, **scope)
-    key = credential_service.key_for_code(session, HASHING_KEY, code)
+    key = credential_keys.key_for_code(session, HASHING_KEY, code)
     assert key is not None
     side = rater_side(key.public_key)
     issued = issue(session, code, side)
@@ -125,7 +124,7 @@ class TestKeys:
         monkeypatch.undo()  # the real generator, not the test pool
         campaign = make_campaign(session, groups={"citizens": 1.0})
 
-        key = credential_service.ensure_key(session, campaign, group(campaign), None, SERVER_SECRET)
+        key = credential_keys.ensure_key(session, campaign, group(campaign), None, SERVER_SECRET)
 
         assert blind_rsa.load_public_key(key.public_key).key_size == 3072
 
@@ -133,7 +132,7 @@ class TestKeys:
         campaign = open_campaign(session)
         before = [(key.id, key.fingerprint) for key in all_keys(session)]
 
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
 
         assert [(key.id, key.fingerprint) for key in all_keys(session)] == before
 
@@ -149,7 +148,7 @@ class TestKeys:
             target_code=target.department.code,
         )
 
-        key = credential_service.ensure_batch_key(session, campaign, issued.batch, SERVER_SECRET)
+        key = credential_keys.ensure_batch_key(session, campaign, issued.batch, SERVER_SECRET)
 
         assert key is not None
         assert (key.rater_group_id, key.target_id) == (group(campaign, "cadres").id, target.id)
@@ -162,8 +161,7 @@ class TestKeys:
         )
 
         assert (
-            credential_service.ensure_batch_key(session, campaign, issued.batch, SERVER_SECRET)
-            is None
+            credential_keys.ensure_batch_key(session, campaign, issued.batch, SERVER_SECRET) is None
         )
         assert all_keys(session) == []
 
@@ -172,7 +170,7 @@ class TestKeys:
         target = campaign.targets[0]
         issue_codes(session, campaign, group="citizens", target=target.department.code)
 
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
 
         scopes = {(key.rater_group_id, key.target_id) for key in all_keys(session)}
         assert scopes == {
@@ -187,11 +185,11 @@ class TestKeys:
         campaign = make_campaign(session, status=CampaignStatus.DRAFT)
         issue_codes(session, campaign, group="cadres", target=campaign.targets[1].department.code)
         issue_codes(session, campaign, group="cadres", target=campaign.targets[0].department.code)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
 
         listed = [
             (info.rater_group.key, info.target.department.code if info.target else None)
-            for info in credential_service.public_keys(session, campaign)
+            for info in credential_keys.public_keys(session, campaign)
         ]
 
         first, second = (target.department.code for target in campaign.targets)
@@ -210,7 +208,7 @@ class TestPrivateKeysAtRest:
         campaign = open_campaign(session)
         key = key_of(session, campaign.id, group(campaign).id)
         assert key.private_key is not None
-        private_key = credential_service.private_key_of(key, SERVER_SECRET)
+        private_key = credential_keys.private_key_of(key, SERVER_SECRET)
         numbers = private_key.private_numbers()
         plain = private_key.private_bytes(
             serialization.Encoding.DER,
@@ -232,13 +230,13 @@ class TestPrivateKeysAtRest:
     ) -> None:
         campaign = open_campaign(session)
         key = key_of(session, campaign.id, group(campaign).id)
-        first = credential_service.private_key_of(key, SERVER_SECRET)
+        first = credential_keys.private_key_of(key, SERVER_SECRET)
 
         def no_decrypting(*_args: object) -> None:
             raise AssertionError("decrypted twice")
 
         monkeypatch.setattr(blind_rsa, "decrypt_private_key", no_decrypting)
-        assert credential_service.private_key_of(key, SERVER_SECRET) is first
+        assert credential_keys.private_key_of(key, SERVER_SECRET) is first
 
 
 class TestVoucherIssuance:
@@ -297,7 +295,7 @@ class TestVoucherIssuance:
         campaign = make_campaign(session, status=CampaignStatus.DRAFT)
         target = campaign.targets[1]
         code = issue_code(session, campaign, target=target.department.code)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
         campaign.status = CampaignStatus.OPEN
         scoped = key_of(session, campaign.id, group(campaign).id, target.id)
         side = rater_side(scoped.public_key)
@@ -305,8 +303,8 @@ class TestVoucherIssuance:
         issued = issue(session, code, side)
 
         assert issued.key.id == scoped.id
-        assert credential_service.key_for_code(session, HASHING_KEY, code) == scoped
-        admitted = credential_service.credential_admission(
+        assert credential_keys.key_for_code(session, HASHING_KEY, code) == scoped
+        admitted = spending.credential_admission(
             session, side.credential(side.finalize(issued.blind_signature), "citizens")
         )
         assert [t.id for t in admitted.targets] == [target.id]
@@ -341,9 +339,9 @@ class TestVoucherIssuance:
         elif problem == "not base64url":
             blinded = "a+b/c=="
         elif problem == "too short":
-            blinded = credential_service.encode_b64url(side.blinded[1:])
+            blinded = credential_keys.encode_b64url(side.blinded[1:])
         elif problem == "not below the modulus":
-            blinded = credential_service.encode_b64url(b"\xff" * len(side.blinded))
+            blinded = credential_keys.encode_b64url(b"\xff" * len(side.blinded))
         elif problem == "campaign closed":
             campaign.status = CampaignStatus.CLOSED
         elif problem == "no key":
@@ -356,9 +354,7 @@ class TestVoucherIssuance:
         }
 
         with pytest.raises(PingyiError) as error:
-            credential_service.issue_for_voucher(
-                session, HASHING_KEY, SERVER_SECRET, presented, blinded
-            )
+            issuance.issue_for_voucher(session, HASHING_KEY, SERVER_SECRET, presented, blinded)
 
         assert refused(error) == expected
         after = {
@@ -374,7 +370,7 @@ class TestMemberIssuance:
         member = add_member(session, campaign)
         side = voucher_side(session, campaign, "cadres")
 
-        issued = credential_service.issue_for_member(
+        issued = issuance.issue_for_member(
             session, SERVER_SECRET, member.id, campaign.id, side.blinded_b64
         )
 
@@ -391,15 +387,15 @@ class TestMemberIssuance:
         campaign = open_campaign(session)
         member = add_member(session, campaign)
         side = voucher_side(session, campaign, "cadres")
-        first = credential_service.issue_for_member(
+        first = issuance.issue_for_member(
             session, SERVER_SECRET, member.id, campaign.id, side.blinded
         )
 
-        again = credential_service.issue_for_member(
+        again = issuance.issue_for_member(
             session, SERVER_SECRET, member.id, campaign.id, side.blinded
         )
         with pytest.raises(PingyiError) as error:
-            credential_service.issue_for_member(
+            issuance.issue_for_member(
                 session,
                 SERVER_SECRET,
                 member.id,
@@ -427,9 +423,7 @@ class TestMemberIssuance:
             session.flush()
 
         with pytest.raises(PingyiError) as error:
-            credential_service.issue_for_member(
-                session, SERVER_SECRET, member_id, campaign_id, side.blinded
-            )
+            issuance.issue_for_member(session, SERVER_SECRET, member_id, campaign_id, side.blinded)
 
         assert error.value.code == (
             "campaign_not_open" if problem == "closed" else "roster_session_missing"
@@ -443,7 +437,7 @@ class TestCheckingACredential:
         campaign = open_campaign(session)
         credential = credential_for(session, campaign)
 
-        admitted = credential_service.credential_admission(session, credential)
+        admitted = spending.credential_admission(session, credential)
 
         assert admitted.campaign.id == campaign.id
         assert admitted.rater_group.key == "citizens"
@@ -458,15 +452,15 @@ class TestCheckingACredential:
             credential.rater_group, credential.message, credential.signature, campaign.slug
         )
 
-        assert credential_service.credential_admission(session, named).campaign.id == campaign.id
+        assert spending.credential_admission(session, named).campaign.id == campaign.id
 
     def test_spending_stores_only_the_hash_of_the_message(self, session: Session) -> None:
         campaign = open_campaign(session)
         credential = credential_for(session, campaign)
 
-        admitted = credential_service.spend_credential(session, credential)
+        admitted = spending.spend_credential(session, credential)
 
-        message = credential_service.decode_b64url(credential.message, field="message")
+        message = credential_keys.decode_b64url(credential.message, field="message")
         spent = session.execute(select(SpentCredential)).scalars().all()
         assert [(row.message_hash, row.key_id) for row in spent] == [
             (
@@ -478,12 +472,12 @@ class TestCheckingACredential:
     def test_a_spent_credential_is_refused(self, session: Session) -> None:
         campaign = open_campaign(session)
         credential = credential_for(session, campaign)
-        credential_service.spend_credential(session, credential)
+        spending.spend_credential(session, credential)
 
         with pytest.raises(PingyiError) as spend_again:
-            credential_service.spend_credential(session, credential)
+            spending.spend_credential(session, credential)
         with pytest.raises(PingyiError) as check_again:
-            credential_service.credential_admission(session, credential)
+            spending.credential_admission(session, credential)
 
         assert spend_again.value.status_code == check_again.value.status_code == 409
         assert spend_again.value.code == check_again.value.code == "credential_spent"
@@ -509,9 +503,9 @@ class TestCheckingACredential:
         campaign = open_campaign(session)
         other = open_campaign(session)
         good = credential_for(session, campaign)
-        message = credential_service.decode_b64url(good.message, field="m")
-        signature = credential_service.decode_b64url(good.signature, field="s")
-        flip = credential_service.encode_b64url
+        message = credential_keys.decode_b64url(good.message, field="m")
+        signature = credential_keys.decode_b64url(good.signature, field="s")
+        flip = credential_keys.encode_b64url
         changes: dict[str, Any] = {
             "tampered signature": {"signature": flip(signature[:-1] + bytes([signature[-1] ^ 1]))},
             "tampered message": {"message": flip(message[:-1] + bytes([message[-1] ^ 1]))},
@@ -528,7 +522,7 @@ class TestCheckingACredential:
             session.flush()
         credential = CredentialData(**{**good.__dict__, **changes})
 
-        for check in (credential_service.credential_admission, credential_service.spend_credential):
+        for check in (spending.credential_admission, spending.spend_credential):
             with pytest.raises(PingyiError) as error:
                 check(session, credential)
             assert (error.value.status_code, error.value.code) == expected
@@ -544,13 +538,13 @@ class TestCheckingACredential:
         side = voucher_side(session, campaign)
         issued = issue(session, code, side)
         credential = side.credential(side.finalize(issued.blind_signature), "citizens")
-        credential_service.spend_credential(session, credential)
+        spending.spend_credential(session, credential)
 
         stored_at_issuance = code_row(session, code).blinded_hash
         spent = session.scalars(select(SpentCredential.message_hash)).one()
         carried = {
             side.prepared,
-            credential_service.decode_b64url(credential.signature, field="s"),
+            credential_keys.decode_b64url(credential.signature, field="s"),
         }
         assert stored_at_issuance is not None
         assert stored_at_issuance != spent
@@ -611,7 +605,7 @@ class TestExactlyOnceUnderConcurrency:
 
         def attempt(side: RaterSide) -> Any:
             return lambda session: (
-                credential_service.issue_for_member(
+                issuance.issue_for_member(
                     session, SERVER_SECRET, member_id, campaign_id, side.blinded
                 ).blind_signature
             )
@@ -635,8 +629,7 @@ class TestExactlyOnceUnderConcurrency:
 
         outcomes = race(
             committed_engine,
-            [lambda session: credential_service.spend_credential(session, credential).campaign.id]
-            * ATTEMPTS,
+            [lambda session: spending.spend_credential(session, credential).campaign.id] * ATTEMPTS,
         )
 
         assert Counter(outcomes) == {campaign_id: 1, "credential_spent": ATTEMPTS - 1}
@@ -654,7 +647,7 @@ class TestExactlyOnceUnderConcurrency:
             session.commit()
 
         def attempt(session: Session) -> int:
-            credential_service.begin_writing(session)  # as the console's write sessions do
+            db.begin_writing(session)  # as the console's write sessions do
             campaign = session.get_one(Campaign, campaign_id)
             issued = admission_service.issue_codes(
                 session,
@@ -664,9 +657,7 @@ class TestExactlyOnceUnderConcurrency:
                 count=1,
                 target_code=target_code,
             )
-            key = credential_service.ensure_batch_key(
-                session, campaign, issued.batch, SERVER_SECRET
-            )
+            key = credential_keys.ensure_batch_key(session, campaign, issued.batch, SERVER_SECRET)
             assert key is not None
             return key.id
 

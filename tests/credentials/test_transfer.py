@@ -22,8 +22,8 @@ from app.ballot_box import service as box_service
 from app.ballot_box.models import TallyKey
 from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
-from app.credentials import service as credential_service
-from app.credentials import transfer
+from app.credentials import issuance, spending, transfer
+from app.credentials import keys as credential_keys
 from app.credentials.errors import KeyTransferInvalid
 from app.credentials.models import SpentCredential
 from app.db import build_engine
@@ -66,7 +66,7 @@ def collector(migrated_directory: Path, tmp_path: Path) -> Iterator[Session]:
 
 def issuer_campaign(session: Session) -> Campaign:
     campaign = make_campaign(session)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
     return campaign
 
 
@@ -109,14 +109,12 @@ class TestMovingKeys:
         )
         code = issue_code(session, campaign)
         side = rater_side(key_of(session, campaign.id, campaign.rater_groups[0].id).public_key)
-        issued = credential_service.issue_for_voucher(
-            session, HASHING_KEY, SERVER_SECRET, code, side.blinded
-        )
+        issued = issuance.issue_for_voucher(session, HASHING_KEY, SERVER_SECRET, code, side.blinded)
         credential = side.credential(
             side.finalize(issued.blind_signature), "citizens", campaign.slug
         )
 
-        admitted = credential_service.spend_credential(collector, credential)
+        admitted = spending.spend_credential(collector, credential)
 
         assert admitted.campaign.slug == campaign.slug
         assert admitted.campaign.id == campaign_service.get_campaign(collector, campaign.slug).id
@@ -131,7 +129,7 @@ class TestMovingKeys:
         transfer.import_keys(collector, first, default_threshold=5)
         target = campaign.targets[0]
         issue_code(session, campaign, target=target.department.code)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
         second = json.dumps(transfer.export_keys(session, campaign)).encode()
 
         report = transfer.import_keys(collector, second, default_threshold=5)
@@ -170,7 +168,7 @@ class TestMovingKeys:
             from app.credentials import blind_rsa
 
             small = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-            bad["keys"][0]["public_key"] = credential_service.encode_b64url(
+            bad["keys"][0]["public_key"] = credential_keys.encode_b64url(
                 blind_rsa.public_key_der(small)
             )
             bad["keys"][0]["fingerprint"] = blind_rsa.public_key_fingerprint(small).hex()
@@ -357,7 +355,7 @@ class TestExportable:
 
     def test_a_campaign_without_a_tally_key_is_not_exported(self, session: Session) -> None:
         campaign = make_campaign(session, sealed_box=False)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
 
         with pytest.raises(KeyTransferInvalid) as refused:
             transfer.export_keys(session, campaign)

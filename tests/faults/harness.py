@@ -47,9 +47,9 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import RaterGroup
 from app.campaigns.schemas import CampaignSpec
 from app.config import PROJECT_ROOT
-from app.credentials import blind_rsa
+from app.credentials import blind_rsa, spending
+from app.credentials import keys as credential_keys
 from app.credentials import models as credential_models
-from app.credentials import service as credential_service
 from app.db import committing
 from app.departments import service as department_service
 from app.surveys import service as survey_service
@@ -244,7 +244,7 @@ def set_up_campaign(engine: Engine, *, codes: int, vouchers: int) -> Campaign:
         ]
         # The server's keys first: opening keeps keys that exist (it would make them with
         # this process's secret, which the server does not have).
-        credential_service.open_campaign_keys(session, campaign, SECRET_KEY.encode())
+        credential_keys.open_campaign_keys(session, campaign, SECRET_KEY.encode())
         lifecycle.open_campaign(session, campaign, actor="faults")
         issued_codes = admission_service.issue_codes(
             session, campaign, hashing_key=hashing_key(), group_key=CODE_GROUP, count=codes
@@ -266,7 +266,7 @@ def set_up_campaign(engine: Engine, *, codes: int, vouchers: int) -> Campaign:
 
 
 def b64url(data: bytes) -> str:
-    return credential_service.encode_b64url(data)
+    return credential_keys.encode_b64url(data)
 
 
 def issue_credentials(base_url: str, campaign: Campaign) -> list[dict[str, str]]:
@@ -280,7 +280,7 @@ def issue_credentials(base_url: str, campaign: Campaign) -> list[dict[str, str]]
             if key["rater_group"] == CREDENTIAL_GROUP and key["target"] is None
         ]
         public_key = blind_rsa.load_public_key(
-            credential_service.decode_b64url(key["public_key"], field="public_key")
+            credential_keys.decode_b64url(key["public_key"], field="public_key")
         )
         credentials = []
         for voucher in campaign.vouchers:
@@ -291,7 +291,7 @@ def issue_credentials(base_url: str, campaign: Campaign) -> list[dict[str, str]]
                 json={"voucher": voucher, "blinded_message": b64url(blinded.blinded_msg)},
             )
             assert response.status_code == 200, response.text
-            blind_signature = credential_service.decode_b64url(
+            blind_signature = credential_keys.decode_b64url(
                 response.json()["blind_signature"], field="blind_signature"
             )
             signature = blind_rsa.finalize(public_key, prepared, blind_signature, blinded.inv)
@@ -659,9 +659,7 @@ def check_exactly_once(
         else:
             message = submission.body["credential"]["message"]
             used = (
-                credential_service.message_hash(
-                    credential_service.decode_b64url(message, field="message")
-                )
+                spending.message_hash(credential_keys.decode_b64url(message, field="message"))
                 in spent
             )
         if used != stored:

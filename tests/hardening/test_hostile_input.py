@@ -40,8 +40,8 @@ from app.campaigns import service as campaign_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.policy import CommentPolicy, ResultsPolicy
 from app.comments.models import CommentForReview
+from app.credentials import keys as credential_keys
 from app.credentials import roster
-from app.credentials import service as credential_service
 from app.credentials.models import RosterMember, SpentCredential
 from app.ratelimit import RateLimits
 from tests.console import csrf_token, post_form, sign_in
@@ -82,14 +82,14 @@ class Scene:
     def blinded_message(self) -> str:
         keys = self.client.get(f"/api/v1/campaigns/{self.campaign.slug}/keys").json()["keys"]
         key = next(key for key in keys if key["rater_group"] == "citizens")
-        spki = credential_service.decode_b64url(key["public_key"], field="key")
+        spki = credential_keys.decode_b64url(key["public_key"], field="key")
         return rater_side(spki).blinded_b64
 
 
 @pytest.fixture
 def scene(any_client: TestClient, any_session: Session) -> Iterator[Scene]:
     campaign = make_campaign(any_session)
-    credential_service.open_campaign_keys(any_session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(any_session, campaign, SERVER_SECRET)
     [entry] = roster.import_roster(
         any_session, campaign, "cadres", [roster.RosterLine(1, "13800138000")], SERVER_SECRET
     )

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from app.admission.models import CodeStatus
 from app.audit.models import AuditEntry
 from app.config import Settings
+from app.credentials import keys as credential_keys
 from app.credentials import roster
-from app.credentials import service as credential_service
 from app.ratelimit import ClientKeys, RateLimiter, RateLimits, limits_of
 from tests.conftest import make_client
 from tests.console import csrf_token
@@ -242,11 +242,11 @@ class TestAdmission:
         self, limited: TestClient, session: Session
     ) -> None:
         campaign = make_campaign(session)
-        credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
         voucher = issue_code(session, campaign)
         keys = limited.get(f"/api/v1/campaigns/{campaign.slug}/keys").json()["keys"]
         public_key = next(key for key in keys if key["rater_group"] == "citizens")
-        side = rater_side(credential_service.decode_b64url(public_key["public_key"], field="key"))
+        side = rater_side(credential_keys.decode_b64url(public_key["public_key"], field="key"))
         for _ in range(ATTEMPTS):
             limited.post("/api/v1/credentials", json={"voucher": "0000", "blinded_message": "A"})
 

@@ -19,8 +19,8 @@ from app.admission import pending as pending_codes
 from app.admission import service as admission_service
 from app.admission.models import PendingCodes
 from app.config import SecretKeyInvalid, Settings
-from app.credentials import blind_rsa
-from app.credentials import service as credential_service
+from app.credentials import blind_rsa, issuance
+from app.credentials import keys as credential_keys
 from app.credentials.models import CredentialKey
 from app.ops import rotation
 from app.ops import secret as secret_check
@@ -179,7 +179,7 @@ def rotating_database() -> Iterator[SetUp]:
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         with factory.begin() as session:
             campaign = make_campaign(session, groups={"citizens": 1.0})
-            credential_service.open_campaign_keys(session, campaign, TEST_SECRET)
+            credential_keys.open_campaign_keys(session, campaign, TEST_SECRET)
             issued = admission_service.issue_codes(
                 session,
                 campaign,
@@ -234,12 +234,12 @@ class TestRotate:
             assert admitted.campaign.id == rotating_database.campaign_id
             key = key_of(session, rotating_database.campaign_id, admitted.rater_group.id)
             side = rater_side(key.public_key)
-            credential_service._private_keys.clear()
-            issued = credential_service.issue_for_voucher(
+            credential_keys._private_keys.clear()
+            issued = issuance.issue_for_voucher(
                 session, new_hashing_key, new, old_code, side.blinded_b64
             )
             assert side.finalize(issued.blind_signature)
-            found = credential_service.key_for_code(session, new_hashing_key, other_code)
+            found = credential_keys.key_for_code(session, new_hashing_key, other_code)
             assert found is not None
             assert found.id == key.id
         run_cli_ok("campaign", "list")  # the preflight accepts the new secret

@@ -12,7 +12,8 @@ from app.admission.models import CodeStatus
 from app.ballots import flow as rating_flow
 from app.campaigns import lifecycle
 from app.campaigns.models import CampaignStatus
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
+from app.credentials import spending
 from app.errors import InvalidTransition
 from tests.credentials.credential_helpers import (
     SERVER_SECRET,
@@ -24,7 +25,7 @@ from tests.split.conftest import COLLECTOR_URL, SplitClient
 
 def open_campaign(session: Session):  # type: ignore[no-untyped-def]
     campaign = make_campaign(session)
-    credential_service.open_campaign_keys(session, campaign, SERVER_SECRET)
+    credential_keys.open_campaign_keys(session, campaign, SERVER_SECRET)
     return campaign
 
 
@@ -121,7 +122,7 @@ class TestHandoverWithoutJavaScript:
         assert f'action="{COLLECTOR_URL}/r?lang=en"' in page.text
         text = unescape(re.search(r'name="credential" value="([^"]+)"', page.text)[1])  # type: ignore[index]
         credential = rating_flow.parse_credential_text(text)
-        admitted = credential_service.credential_admission(session, credential)
+        admitted = spending.credential_admission(session, credential)
         assert admitted.campaign.slug == campaign.slug
         assert code_status(session, code) == CodeStatus.USED
         assert code not in page.text

@@ -24,7 +24,7 @@ from app.admission.models import CodeStatus
 from app.ballot_box import service as box_service
 from app.campaigns import service as campaign_service
 from app.config import PROJECT_ROOT
-from app.credentials import service as credential_service
+from app.credentials import keys as credential_keys
 from app.credentials import transfer
 from tests.ballots.test_browser import (
     CHOOSE_HEADING,
@@ -114,7 +114,7 @@ def test_a_slip_link_on_the_issuer_rates_on_the_collector(tmp_path: Path) -> Non
     migrate(collector_engine)
     with Session(issuer_engine) as issuer, Session(collector_engine) as collector:
         campaign = make_campaign(issuer)
-        credential_service.open_campaign_keys(issuer, campaign, SERVER_SECRET)
+        credential_keys.open_campaign_keys(issuer, campaign, SERVER_SECRET)
         code = issue_code(issuer, campaign)
         key_file = json.dumps(transfer.export_keys(issuer, campaign)).encode()
         transfer.import_keys(collector, key_file, default_threshold=5)
