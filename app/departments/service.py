@@ -19,6 +19,7 @@ from app.departments.models import (
 )
 from app.departments.schemas import DepartmentIn
 from app.errors import InvalidInput, NotFound
+from app.file_imports import FileImportInvalid, ImportReport
 from app.grouping import by_category
 from app.i18n import N_
 
@@ -60,20 +61,8 @@ class LineProblem:
         return f"line {self.line}: {self.message}"
 
 
-@dataclass(frozen=True)
-class ImportReport:
-    created: int
-    updated: int
-
-
-class DepartmentImportInvalid(InvalidInput):
+class DepartmentImportInvalid(FileImportInvalid):
     """The CSV has bad rows; nothing was imported."""
-
-    message = N_("Nothing was imported: %(count)s problem(s) in the file.")
-
-    def __init__(self, problems: list[LineProblem]) -> None:
-        self.problems = problems
-        super().__init__(count=len(problems))
 
 
 def list_departments(session: Session) -> list[Department]:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from app import text_rules
-from app.errors import InvalidInput
-from app.i18n import N_
+from app.file_imports import FileImportInvalid
 from app.services.schemas import ServiceIn
 
 HEADER_ALIASES = {
@@ -85,14 +84,8 @@ class CatalogRow:
     service: ServiceIn
 
 
-class ServiceImportInvalid(InvalidInput):
+class ServiceImportInvalid(FileImportInvalid):
     """The file has bad rows; nothing was imported."""
-
-    message = N_("Nothing was imported: %(count)s problem(s) in the file.")
-
-    def __init__(self, problems: list[LineProblem]) -> None:
-        self.problems = problems
-        super().__init__(count=len(problems))
 
 
 def parse(content: bytes, department_codes: Collection[str]) -> list[CatalogRow]:

@@ -7,15 +7,10 @@ from sqlalchemy.orm import Session
 
 from app.departments import service as department_service
 from app.departments.models import Department
+from app.file_imports import ImportReport
 from app.grouping import by_category
 from app.services import importer
 from app.services.models import Service
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    created: int
-    updated: int
 
 
 @dataclass(frozen=True)
